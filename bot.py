@@ -15,16 +15,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import ipaddress
+import json
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import web
+
 from services.runtime import Runtime
 from services.settings import Settings, SettingsError, TenantEndpoints, load_settings
 
 log = logging.getLogger("contain")
+
+# aiohttp application keys (typed keys avoid the string-key warning and collisions).
+SETTINGS_KEY = web.AppKey("contain.settings", Settings)
+ADAPTER_KEY = web.AppKey("contain.adapter", object)
+GATEWAY_KEY = web.AppKey("contain.gateway", object)
+AUTH_OFF_KEY = web.AppKey("contain.auth_off", bool)
+RUNTIME_KEY = web.AppKey("contain.runtime", Runtime)
 
 # Each terminal command lives in its own module exposing `register(subparsers)`; the parser it
 # registers sets `handler` to an `async def handler(args, runtime) -> int` (or `needs_runtime=False`
@@ -87,6 +98,253 @@ async def build_runtime(settings: Settings, *, sandbox_overrides: dict[str, Any]
         await exchange.close()
         if sandbox is not None:
             await sandbox.stop()
+
+
+# --- The bot's HTTP surface -------------------------------------------------------------------------
+
+MAX_BODY_BYTES = 256 * 1024
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: the only places an unauthenticated bot may listen."""
+    host = host.strip().strip("[]").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_refusal(settings: Settings) -> str | None:
+    """One sentence saying why this configuration must not serve, or None when it may."""
+    if settings.app_id:
+        if not settings.app_password:
+            return "MicrosoftAppPassword must be set when MicrosoftAppId is set."
+        return None
+    if not settings.sandbox:
+        return ("MicrosoftAppId must be set when Contain runs against a real tenant: without it Bot Framework "
+                "authentication is off and anyone could drive the bot.")
+    if not is_loopback(settings.host):
+        return (f"HOST={settings.host} with no MicrosoftAppId would expose a bot without authentication: "
+                "set MicrosoftAppId, or bind HOST to 127.0.0.1.")
+    return None
+
+
+class BotAuthConfig:
+    """The attribute bag ConfigurationBotFrameworkAuthentication reads (its names, not ours). Extra
+    keyword arguments set its endpoint overrides, e.g. TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL: tests
+    point token validation at a local OpenID stand-in this way instead of patching globals."""
+
+    def __init__(self, settings: Settings, **endpoints: str) -> None:
+        self.APP_ID = settings.app_id
+        self.APP_PASSWORD = settings.app_password or ""
+        # Single tenant when the bot's tenant is known: the token for outbound calls comes from it.
+        self.APP_TYPE = "SingleTenant" if settings.app_tenant_id and settings.app_id else "MultiTenant"
+        self.APP_TENANTID = settings.app_tenant_id
+        for name, value in endpoints.items():
+            setattr(self, name.upper(), value)
+
+    def __repr__(self) -> str:  # never print the password
+        return f"BotAuthConfig(APP_ID={self.APP_ID!r}, APP_TYPE={self.APP_TYPE!r})"
+
+
+def build_adapter(settings: Settings, *, credentials_factory: Any = None, **endpoints: str) -> Any:
+    """CloudAdapter with Bot Framework authentication configured from settings."""
+    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+    auth = ConfigurationBotFrameworkAuthentication(
+        BotAuthConfig(settings, **endpoints), credentials_factory=credentials_factory, logger=log
+    )
+    return CloudAdapter(auth)
+
+
+def _tenants_in(payload: dict[str, Any]) -> set[str]:
+    found: set[str] = set()
+    conversation = payload.get("conversation")
+    if isinstance(conversation, dict) and conversation.get("tenantId") is not None:
+        found.add(str(conversation["tenantId"]))
+    channel_data = payload.get("channelData")
+    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+    if isinstance(tenant, dict) and tenant.get("id") is not None:
+        found.add(str(tenant["id"]))
+    return found
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)
+
+
+async def _messages(request: web.Request) -> web.StreamResponse:
+    """POST /api/messages. Order: shape (415/413/400), authentication (401), tenant (403), then the
+    turn. Nothing reaches the dialogs before the token and the tenant are checked."""
+    from aiohttp import web
+    from botbuilder.schema import Activity
+
+    from dialogs.gateway import ROUTED_TYPES
+
+    app = request.app
+    settings: Settings = app[SETTINGS_KEY]
+    if request.content_type != "application/json":
+        return _refuse(415, "Send the activity as application/json.")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return _refuse(413, "The activity is too large.")
+    try:
+        raw = await request.read()  # client_max_size caps this at MAX_BODY_BYTES (413 beyond)
+        payload = json.loads(raw)
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(413, "The activity is too large.")
+    except (ValueError, UnicodeDecodeError):
+        return _refuse(400, "The body is not valid JSON.")
+    if not isinstance(payload, dict):
+        return _refuse(400, "The body is not a Bot Framework activity.")
+    try:
+        activity = Activity().deserialize(payload)
+    except Exception:
+        return _refuse(400, "The body is not a Bot Framework activity.")
+    if not isinstance(activity.type, str) or not activity.type or not isinstance(activity.service_url, str):
+        return _refuse(400, "The activity needs a type and a serviceUrl.")
+    if activity.type in ROUTED_TYPES and not (activity.conversation and activity.conversation.id):
+        return _refuse(400, "The activity needs a conversation.")
+
+    adapter = app[ADAPTER_KEY]
+    auth_off = app[AUTH_OFF_KEY]
+    # With authentication off a header is ignored, not validated: validating it would make the bot
+    # fetch signing keys from the internet on an anonymous caller's behalf.
+    auth_header = "" if auth_off else request.headers.get("Authorization", "")
+    try:
+        auth = await adapter.bot_framework_authentication.authenticate_request(activity, auth_header)
+    except Exception:  # PermissionError, and jwt/KeyError on garbage tokens: all mean "not authenticated"
+        log.info("refused an activity: Bot Framework authentication failed")
+        return _refuse(401, "Unauthorized.")
+    if settings.app_tenant_id:
+        tenants = _tenants_in(payload)
+        if tenants != {settings.app_tenant_id}:
+            log.warning("refused an activity from outside tenant MicrosoftAppTenantId (type %s)", activity.type)
+            return _refuse(403, "This bot serves one tenant only.")
+    if auth_off and not _loopback_url(activity.service_url):
+        # Unauthenticated mode only ever talks to a loopback connector (the Playground, the tests).
+        log.warning("refused an activity whose serviceUrl is not on loopback while authentication is off")
+        return _refuse(403, "With authentication off, serviceUrl must be on loopback.")
+    if activity.type not in ROUTED_TYPES:
+        return web.Response(status=200)
+
+    gateway = app[GATEWAY_KEY]
+    invoke_response, deferred = await gateway.process(adapter, auth, activity)
+    if invoke_response is not None:
+        body = invoke_response.body
+        if body is not None and not isinstance(body, dict | list | str | int | float | bool):
+            from botbuilder.core import serializer_helper
+
+            body = serializer_helper(body)
+        response: web.StreamResponse = (
+            web.json_response(body, status=int(invoke_response.status))
+            if body is not None else web.Response(status=int(invoke_response.status))
+        )
+    else:
+        response = web.Response(status=200)
+    # Acknowledge first, work after: the answer is on the wire before any deferred work starts.
+    await response.prepare(request)
+    await response.write_eof()
+    for start in deferred:
+        start()
+    return response
+
+
+def _loopback_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return bool(host) and is_loopback(host or "")
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    settings: Settings = request.app[SETTINGS_KEY]
+    return web.json_response({
+        "status": "ok",
+        "sandbox": settings.sandbox,
+        "version": _version(),
+        "auth": "off" if request.app[AUTH_OFF_KEY] else "on",
+    })
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("contain")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def _reference_sink(runtime: Runtime) -> Any:
+    """Keep conversation references in the store (channel threads and 1:1 chats are posted to later)."""
+    store = getattr(runtime, "store", None)
+    if store is None:
+        return None
+
+    async def keep(turn: Any, reference: dict[str, Any]) -> None:
+        from services.store import conversations
+
+        if turn.conversation_type == "personal":
+            key, kind = turn.user.aad_id or turn.conversation_id, conversations.ConversationKind.PERSONAL
+        elif turn.conversation_type == "channel":
+            key, kind = turn.conversation_id, conversations.ConversationKind.CHANNEL
+        else:
+            key, kind = turn.conversation_id, conversations.ConversationKind.GROUP
+        await conversations.save(store, key=key, kind=kind, reference=reference, team_id=turn.team_id)
+
+    return keep
+
+
+def create_app(runtime: Runtime, *, adapter: Any = None, router: Any = None) -> web.Application:
+    """The bot's aiohttp app: POST /api/messages and GET /healthz.
+
+    Refuses (SettingsError, one sentence) to build an app that would act on anyone's POST: an empty
+    MicrosoftAppId is accepted only in sandbox mode on loopback. `adapter` replaces the CloudAdapter
+    built from settings (tests point its token validation at a local OpenID stand-in); `router`
+    replaces the default dialog router (the flows register their handlers on it)."""
+    from dialogs.gateway import Gateway
+    from dialogs.router import Router
+
+    settings = runtime.settings
+    refusal = exposure_refusal(settings)
+    if refusal:
+        raise SettingsError(refusal)
+    auth_off = not settings.app_id
+    runtime.extras["auth_off"] = auth_off
+    if router is None:
+        router = Router(on_reference=_reference_sink(runtime))
+    adapter = adapter if adapter is not None else build_adapter(settings)
+    gateway = Gateway(router, bot_app_id=settings.app_id, auth_off=auth_off, sandbox=settings.sandbox)
+    gateway.adapter = adapter
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS_KEY] = settings
+    app[ADAPTER_KEY] = adapter
+    app[GATEWAY_KEY] = gateway
+    app[AUTH_OFF_KEY] = auth_off
+    app[RUNTIME_KEY] = runtime
+    app.router.add_post("/api/messages", _messages)
+    app.router.add_get("/healthz", _healthz)
+
+    async def _drain(_app: web.Application) -> None:
+        await gateway.drain()
+
+    app.on_shutdown.append(_drain)
+    return app
+
+
+def listening_line(settings: Settings, auth_off: bool) -> str:
+    """The one start-up line: where, which tenant, whether authentication is on."""
+    tenant = "sandbox tenant" if settings.tenant is None else f"tenant {settings.tenant.tenant_id}"
+    auth = "authentication OFF — local use only" if auth_off else "authentication on"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"Contain listening on http://{host}:{settings.port} ({tenant}, {auth})"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,0 +1,155 @@
+"""The steps between choosing actions and running them: confirm, wait for a second responder,
+and the two ways a wait ends without running anything (expired, rejected)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from microsoft_teams.cards.core import CardElement, TextInput
+
+from cards import catalog, verbs
+from cards.common import card, col, execute, facts, row, target_line, tb, title_block
+from cards.context import CardContext
+from cards.text import clock, plain, when
+from services.vocabulary import ActionId, Actor, Impact, UserRef
+
+SELF_APPROVAL_NOTE = "The requester cannot approve their own request; a different responder must."
+
+
+def action_list(
+    actions: Sequence[ActionId], *, target_is_admin: bool = False, describe: bool = True
+) -> list[CardElement]:
+    """One row per action: impact marker, title and (optionally) what it will do."""
+    out: list[CardElement] = []
+    for action in actions:
+        high = catalog.impact(action, target_is_admin=target_is_admin) is Impact.HIGH
+        marker = tb("HIGH" if high else "STANDARD", bold=True, color="Attention" if high else "Accent")
+        detail: list[CardElement] = [tb(catalog.title(action), bold=True)]
+        if describe:
+            detail.append(tb(catalog.does(action), subtle=True, spacing="None"))
+        out.append(row(col([marker], width="90px"), col(detail)))
+    return out
+
+
+def confirm_card(
+    ctx: CardContext,
+    *,
+    incident_id: str,
+    nonce: str,
+    target: UserRef,
+    actions: Sequence[ActionId],
+    target_is_admin: bool = False,
+) -> dict[str, Any]:
+    """Lists the chosen actions with their impact, asks for a reason, then Run or Back."""
+    body: list[CardElement] = [title_block("Confirm containment"), target_line(target)]
+    back = execute("Back", verbs.REFRESH, {"incident": incident_id}, inputs=False)
+    if not actions:
+        body.append(tb("No actions are selected. Go back and pick at least one.", color="Warning"))
+        return card(ctx, body, [back], fallback="Contain: confirm containment")
+    body += action_list(actions, target_is_admin=target_is_admin)
+    high = [a for a in actions if catalog.impact(a, target_is_admin=target_is_admin) is Impact.HIGH]
+    if high:
+        body.append(
+            tb(
+                f"{len(high)} high-impact action(s) will wait for a second responder's approval; "
+                "the others run as soon as you press Run.",
+                color="Warning",
+            )
+        )
+    body.append(
+        TextInput(
+            id=verbs.REASON_INPUT,
+            label="Reason (kept in the audit log)",
+            is_required=True,
+            error_message="Give a reason; it is kept in the audit log.",
+            max_length=verbs.REASON_MAX_LENGTH,
+            is_multiline=True,
+            placeholder="e.g. Identity Protection alert, user confirmed the sign-in was not them",
+        )
+    )
+    run = execute("Run", verbs.RUN, {"incident": incident_id, "nonce": nonce}, style="positive")
+    return card(ctx, body, [run, back], fallback="Contain: confirm containment")
+
+
+def awaiting_approval_card(
+    ctx: CardContext,
+    *,
+    batch_id: str,
+    incident_id: str,
+    target: UserRef,
+    requested_by: Actor,
+    requested_at: datetime | None,
+    reason: str,
+    actions: Sequence[ActionId],
+    expires_at: datetime,
+    target_is_admin: bool = False,
+) -> dict[str, Any]:
+    """High-impact actions waiting for a second, different responder."""
+    minutes = max(0, int((expires_at - ctx.now).total_seconds() // 60))
+    body: list[CardElement] = [
+        title_block("Waiting for a second responder", color="Warning"),
+        target_line(target),
+        facts(
+            [
+                ("Requested by", plain(requested_by.name, 120)),
+                ("Requested", when(requested_at, ctx.now)),
+                ("Reason", plain(reason, 500)),
+                ("Expires", f"expires {clock(expires_at)} (in {minutes} min)"),
+            ]
+        ),
+        tb("Actions waiting", bold=True, separator=True),
+        *action_list(actions, target_is_admin=target_is_admin),
+        tb(SELF_APPROVAL_NOTE, subtle=True),
+    ]
+    decisions = [
+        execute("Approve", verbs.APPROVE, {"batch": batch_id}, style="positive", inputs=False),
+        execute("Reject", verbs.REJECT, {"batch": batch_id}, style="destructive", inputs=False),
+    ]
+    return card(ctx, body, decisions, fallback="Contain: approval needed", refresh_incident=incident_id)
+
+
+def expired_card(
+    ctx: CardContext,
+    *,
+    incident_id: str,
+    target: UserRef,
+    expired_at: datetime,
+    actions: Sequence[ActionId],
+) -> dict[str, Any]:
+    """The approval window closed; nothing in the request ran."""
+    body: list[CardElement] = [
+        title_block("Request expired"),
+        target_line(target),
+        tb(f"The request expired at {clock(expired_at)}; nothing was executed.", bold=True),
+        *action_list(actions, describe=False),
+    ]
+    again = execute("Start again", verbs.REFRESH, {"incident": incident_id}, inputs=False)
+    return card(ctx, body, [again], fallback="Contain: request expired")
+
+
+def rejected_card(
+    ctx: CardContext,
+    *,
+    incident_id: str,
+    target: UserRef,
+    rejected_by: Actor,
+    rejected_at: datetime | None,
+    actions: Sequence[ActionId],
+) -> dict[str, Any]:
+    """A second responder said no; nothing in the request ran."""
+    body: list[CardElement] = [
+        title_block("Request rejected"),
+        target_line(target),
+        tb(
+            f"{plain(rejected_by.name, 120)} rejected the request at {clock(rejected_at)}; nothing was executed.",
+            bold=True,
+        ),
+        *action_list(actions, describe=False),
+    ]
+    again = execute("Start again", verbs.REFRESH, {"incident": incident_id}, inputs=False)
+    return card(ctx, body, [again], fallback="Contain: request rejected")
+
+
+__all__ = ["action_list", "awaiting_approval_card", "confirm_card", "expired_card", "rejected_card"]

@@ -1,0 +1,156 @@
+"""Cards for a run in progress and a finished run, updated in place as each action lands."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from microsoft_teams.cards.core import AdaptiveCard, CardElement, ShowCardAction, TextColor, TextInput
+
+from cards import catalog, verbs
+from cards.common import VERSION, buttons, card, col, execute, row, target_line, tb, title_block
+from cards.context import CardContext
+from cards.text import plain, when
+from cards.views import ActionLine, LineState
+from services.vocabulary import ActionId, Actor, Impact, UserRef
+
+STATE_TEXT: dict[LineState, tuple[str, TextColor]] = {
+    LineState.QUEUED: ("queued", "Default"),
+    LineState.AWAITING_APPROVAL: ("awaiting approval", "Warning"),
+    LineState.RUNNING: ("running…", "Accent"),
+    LineState.SUCCEEDED: ("✓ succeeded", "Good"),
+    LineState.FAILED: ("✗ failed", "Attention"),
+    LineState.SKIPPED: ("skipped", "Default"),
+    LineState.REFUSED: ("refused", "Warning"),
+}
+
+
+def line_rows(lines: Sequence[ActionLine], now: datetime, *, actors: bool = True) -> list[CardElement]:
+    """One row per action: title and what happened, then the service's sentence and who/when."""
+    out: list[CardElement] = []
+    for line in lines:
+        word, color = STATE_TEXT[line.state]
+        if line.state is LineState.SUCCEEDED:
+            word += " · verified" if line.verified else " · not verified"
+            color = "Good" if line.verified else "Warning"
+        title = catalog.title(line.action) + (" (high impact)" if line.impact is Impact.HIGH else "")
+        detail: list[CardElement] = [tb(title, bold=True)]
+        if line.detail and line.state is not LineState.SUCCEEDED:
+            detail.append(tb(plain(line.detail, 300), spacing="None"))
+        who = _who(line, now) if actors else ""
+        if who:
+            detail.append(tb(who, subtle=True, spacing="None"))
+        out.append(row(col(detail), col([tb(word, bold=True, color=color)], width="auto")))
+    return out
+
+
+def _who(line: ActionLine, now: datetime) -> str:
+    parts = []
+    if line.requested_by:
+        parts.append(f"requested by {plain(line.requested_by.name, 80)}")
+    if line.approved_by:
+        parts.append(f"approved by {plain(line.approved_by.name, 80)}")
+    if line.at:
+        parts.append(when(line.at, now))
+    return " · ".join(parts)
+
+
+def tally(lines: Sequence[ActionLine]) -> str:
+    """"4 succeeded (4 verified), 1 failed"."""
+    counts = Counter(line.state for line in lines)
+    verified = sum(1 for line in lines if line.state is LineState.SUCCEEDED and line.verified)
+    parts = []
+    for state in LineState:
+        if counts[state]:
+            text = f"{counts[state]} {state.value.replace('_', ' ')}"
+            if state is LineState.SUCCEEDED:
+                text += f" ({verified} verified)"
+            parts.append(text)
+    return ", ".join(parts) or "nothing ran"
+
+
+def running_card(
+    ctx: CardContext,
+    *,
+    incident_id: str,
+    target: UserRef,
+    lines: Sequence[ActionLine],
+    requested_by: Actor | None = None,
+    started_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Per-action progress while the run is under way."""
+    body: list[CardElement] = [title_block("Containing…"), target_line(target)]
+    if requested_by:
+        body.append(tb(f"Started by {plain(requested_by.name, 120)} · {when(started_at, ctx.now)}", subtle=True))
+    body += line_rows(lines, ctx.now, actors=False)
+    body.append(tb(tally(lines), subtle=True, separator=True))
+    refresh = execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False)
+    return card(ctx, body, [refresh], fallback="Contain: containment running", refresh_incident=incident_id)
+
+
+def done_card(
+    ctx: CardContext,
+    *,
+    incident_id: str,
+    batch_id: str,
+    target: UserRef,
+    lines: Sequence[ActionLine],
+    finished_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Final outcomes with requesters, approvers and verification; undo where the service allows."""
+    failed = any(line.state is LineState.FAILED for line in lines)
+    body: list[CardElement] = [
+        title_block("Containment finished" if not failed else "Containment finished with failures"),
+        target_line(target),
+        tb(f"{tally(lines)} · {when(finished_at, ctx.now)}", subtle=True),
+        *line_rows(lines, ctx.now),
+    ]
+    undo = [
+        execute(f"Undo: {catalog.title(line.action)}", verbs.UNDO, {"request": line.request_id}, inputs=False)
+        for line in lines
+        if line.state is LineState.SUCCEEDED and line.action in catalog.UNDOABLE and line.request_id
+    ]
+    # Teams shows at most five buttons per set; undo is rare enough that rows of five suffice.
+    for start in range(0, len(undo), 5):
+        body.append(buttons(undo[start : start + 5]))
+    if any(line.action is ActionId.UNBLOCK_SENDER and line.state is LineState.REFUSED for line in lines):
+        body.append(
+            tb("Lifting the sender block waits for a password reset and revoked sessions.", color="Warning")
+        )
+        body.append(
+            buttons(
+                [
+                    execute(
+                        "Override: lift block anyway (audited, needs approval)",
+                        verbs.OVERRIDE_UNBLOCK,
+                        {"batch": batch_id},
+                        inputs=False,
+                    )
+                ]
+            )
+        )
+    actions = [
+        execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False),
+        close_incident_action(incident_id),
+    ]
+    return card(ctx, body, actions, fallback="Contain: containment finished")
+
+
+def close_incident_action(incident_id: str) -> ShowCardAction:
+    """"Close incident" opens a small form: a required reason, then contain.close."""
+    form = AdaptiveCard(
+        version=VERSION,
+        body=[
+            TextInput(
+                id=verbs.REASON_INPUT,
+                label="Why is the incident closed?",
+                is_required=True,
+                error_message="Give a reason for closing; it is kept in the audit log.",
+                max_length=verbs.REASON_MAX_LENGTH,
+            )
+        ],
+        actions=[execute("Close incident", verbs.CLOSE, {"incident": incident_id})],
+    )
+    return ShowCardAction(title="Close incident", card=form)

@@ -1,0 +1,134 @@
+"""The vocabulary of approval decisions: outcomes, the responder check and its cache, and the small
+rules every decision shares (who is a responder, whose account it is, what a valid reason is)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.store import audit
+from services.store.db import Store
+from services.store.records import ActionRequest, Incident
+from services.store.schema import incidents
+from services.store.scrub import plain_text
+from services.vocabulary import HIGH_IMPACT_ACTIONS, ActionId, Actor
+
+REASON_MAX = 500
+
+
+class OutcomeCode(StrEnum):
+    CONFIRMED = "confirmed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    NOT_RESPONDER = "not_responder"
+    OWN_ACCOUNT = "own_account"
+    SELF_APPROVAL = "self_approval"
+    BAD_REASON = "bad_reason"
+    UNKNOWN_ACTION = "unknown_action"
+    NOT_FOUND = "not_found"
+    INCIDENT_CLOSED = "incident_closed"
+    ALREADY_PENDING = "already_pending"
+    ALREADY_DECIDED = "already_decided"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    code: OutcomeCode
+    message: str
+    incident_id: str | None = None
+    requests: tuple[ActionRequest, ...] = ()
+
+
+class ResponderCheck(Protocol):
+    """Is this AAD object id a member of the responders group? (A Graph check lives elsewhere.)"""
+
+    def __call__(self, user_id: str, /) -> Awaitable[bool]: ...
+
+
+class ResponderCache:
+    """Wraps a ResponderCheck and remembers answers briefly, so a burst of clicks costs one Graph call.
+    Refusals are remembered for less time, so someone just added to the group is not kept waiting."""
+
+    def __init__(self, check: Callable[[str], Awaitable[bool]], *, ttl_s: float = 60.0, negative_ttl_s: float = 10.0,
+                 max_entries: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self._check = check
+        self._ttl, self._negative_ttl = ttl_s, negative_ttl_s
+        self._max = max_entries
+        self._clock = clock
+        self._entries: dict[str, tuple[bool, float]] = {}
+
+    async def __call__(self, user_id: str, /) -> bool:
+        key = user_id.strip().lower()
+        now = self._clock()
+        hit = self._entries.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        answer = bool(await self._check(user_id))
+        if len(self._entries) >= self._max:
+            self._entries.pop(next(iter(self._entries)))  # oldest insertion first
+        self._entries[key] = (answer, now + (self._ttl if answer else self._negative_ttl))
+        return answer
+
+    def forget(self, user_id: str | None = None) -> None:
+        if user_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(user_id.strip().lower(), None)
+
+
+def is_high_impact(action: ActionId | str, *, target_is_admin: bool) -> bool:
+    """High-impact actions need a second responder; on an admin target, every action is high-impact."""
+    return target_is_admin or ActionId(action) in HIGH_IMPACT_ACTIONS
+
+
+def same_account(a: str | None, b: str | None) -> bool:
+    """AAD object ids are GUIDs; compare them without regard to case or surrounding space."""
+    return bool(a and b and a.strip().lower() == b.strip().lower())
+
+
+def clean_reason(raw: str | None) -> str | None:
+    """The reason with control and format characters removed and spaces collapsed; None if it is empty
+    or longer than REASON_MAX."""
+    if raw is None:
+        return None
+    reason = plain_text(raw)
+    return reason if 0 < len(reason) <= REASON_MAX else None
+
+
+def title(action: str) -> str:
+    return action.replace("_", " ")
+
+
+async def lock_incident(conn: AsyncConnection, incident_id: str) -> Incident | None:
+    """Re-read the incident inside the write transaction; on PostgreSQL lock it so two confirms of the
+    same incident (a double click on two instances) run one after the other."""
+    query = sa.select(incidents).where(incidents.c.id == incident_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return Incident.from_row(row) if row else None
+
+
+async def refuse_access(store: Store, *, actor: Actor, attempted: str, incident_id: str | None,
+                        correlation_id: str | None, target: str = "") -> Outcome:
+    await audit.record(store, actor=actor, event="access.refused", target=target, outcome="refused",
+                       incident_id=incident_id, correlation_id=correlation_id,
+                       detail=f"{actor.name} is not a responder and tried to {attempted}.")
+    return Outcome(False, OutcomeCode.NOT_RESPONDER,
+                   "Only members of the responders group can act on incidents; this attempt was recorded.", incident_id)
+
+
+async def refuse_request(store: Store, *, actor: Actor, code: OutcomeCode, message: str, incident_id: str | None,
+                         correlation_id: str | None, target: str = "") -> Outcome:
+    await audit.record(store, actor=actor, event="request.refused", target=target, outcome="refused",
+                       incident_id=incident_id, correlation_id=correlation_id, detail=message)
+    return Outcome(False, code, message, incident_id)

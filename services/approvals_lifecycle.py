@@ -1,0 +1,236 @@
+"""What happens to an action request after it is decided: timers (expiry, the halfway reminder) and
+exactly-once execution (claim with a lease, heartbeat, finish, recovery after a crash).
+
+A worker `claim`s approved requests; the lease says how long it may work before another instance
+presumes it dead and takes the request over. Whoever takes over sees `ActionRequest.resumed` and must
+read the target's state before writing, so a write that already landed is not repeated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.store import audit, dedupe, requests
+from services.store.db import Store, utcnow
+from services.store.incidents import mark_contained_if_done
+from services.store.records import PENDING_STATES, ActionRequest, RequestState
+from services.store.schema import action_requests, incidents
+from services.store.scrub import scrub
+from services.vocabulary import ActionId, ActionResult, Actor
+
+UNBLOCK_DEPENDENCIES = (ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
+_FINAL_RESULT_STATES = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED, RequestState.REFUSED}
+_TITLES = {ActionId.RESET_PASSWORD: "the password has not been reset",
+           ActionId.REVOKE_SESSIONS: "sessions have not been revoked"}
+
+
+def unblock_refusal(missing: list[ActionId]) -> str:
+    """The sentence a card or the CLI shows when unblock_sender is refused."""
+    why = " and ".join(_TITLES[a] for a in missing) or "the account is not secured yet"
+    return (f"Unblock sender was refused because {why} in this incident; Microsoft advises lifting the "
+            "sending restriction only once the account is secured (a responder can override, and it is audited).")
+
+
+async def unblock_blockers(conn: AsyncConnection, *, incident_id: str, batch: tuple[str, ...] = ()
+                           ) -> tuple[list[ActionId], list[ActionId]]:
+    """(missing, pending): dependencies with no success and nothing on the way, and those still on the way.
+    Actions in `batch` (being confirmed together with unblock_sender) count as on the way."""
+    rows = (await conn.execute(
+        sa.select(action_requests.c.action, action_requests.c.state)
+        .where(action_requests.c.incident_id == incident_id,
+               action_requests.c.action.in_([a.value for a in UNBLOCK_DEPENDENCIES]))
+    )).all()
+    missing: list[ActionId] = []
+    pending: list[ActionId] = []
+    for dep in UNBLOCK_DEPENDENCIES:
+        states = {RequestState(r.state) for r in rows if r.action == dep.value}
+        if RequestState.SUCCEEDED in states:
+            continue
+        if states & PENDING_STATES or dep.value in batch:
+            pending.append(dep)
+        else:
+            missing.append(dep)
+    return missing, pending
+
+
+def _not_waiting_on_dependencies() -> Any:
+    """SQL guard: an unblock_sender without override is not claimable while a dependency is pending."""
+    c = action_requests.c
+    dep = action_requests.alias("dep")
+    waiting = (sa.exists().where(dep.c.incident_id == c.incident_id,
+                                 dep.c.action.in_([a.value for a in UNBLOCK_DEPENDENCIES]),
+                                 dep.c.state.in_([s.value for s in PENDING_STATES])))
+    return sa.not_(sa.and_(c.action == ActionId.UNBLOCK_SENDER.value, c.override.is_(False), waiting))
+
+
+async def _target(conn: AsyncConnection, incident_id: str) -> str:
+    return (await conn.execute(sa.select(incidents.c.target_upn).where(incidents.c.id == incident_id))).scalar() or ""
+
+
+async def claim(store: Store, *, worker_id: str, lease_s: float = 60.0, limit: int = 10,
+                now: datetime | None = None) -> list[ActionRequest]:
+    """Take up to `limit` runnable requests for this worker: approved ones, and running ones whose lease
+    ran out. Each request is handed to exactly one worker at a time."""
+    now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_s)
+    claimed: list[ActionRequest] = []
+    async with store.write() as conn:
+        guard = sa.and_(requests.claimable(now), _not_waiting_on_dependencies())
+        for req in await requests.lockable(conn, guard, limit=limit):
+            target = await _target(conn, req.incident_id)
+            if req.action == ActionId.UNBLOCK_SENDER.value and not req.override:
+                missing, _ = await unblock_blockers(conn, incident_id=req.incident_id)
+                if missing:
+                    await _refuse(conn, req, unblock_refusal(missing), target=target, now=now)
+                    continue
+            values = {"state": RequestState.RUNNING, "lease_owner": worker_id, "lease_expires_at": lease_until,
+                      "attempts": req.attempts + 1, "started_at": req.started_at or now}
+            if not await requests.transition(conn, request_id=req.id, from_states=PENDING_STATES,
+                                             values=values, extra_where=[requests.claimable(now)]):
+                continue
+            if req.state is RequestState.RUNNING:
+                await audit.append(
+                    conn, actor=audit.SYSTEM_ACTOR, event="request.resumed", target=target, outcome="running",
+                    incident_id=req.incident_id, correlation_id=req.correlation_id, at=now,
+                    detail=f"{req.action} ({req.id}) resumed by {worker_id} after {req.lease_owner}'s lease "
+                           f"ran out; attempt {req.attempts + 1}.")
+            claimed.append(dataclasses.replace(req, **values))  # type: ignore[arg-type]
+    return claimed
+
+
+async def _refuse(conn: AsyncConnection, req: ActionRequest, sentence: str, *, target: str, now: datetime) -> None:
+    result = {"action": req.action, "status": "refused", "verified": False, "detail": sentence, "request_ids": []}
+    if await requests.transition(conn, request_id=req.id, from_states=PENDING_STATES,
+                                 values={"state": RequestState.REFUSED, "result": result, "finished_at": now}):
+        await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="request.refused", target=target, outcome="refused",
+                           incident_id=req.incident_id, correlation_id=req.correlation_id, at=now,
+                           detail=f"{req.action} ({req.id}): {sentence}")
+
+
+async def heartbeat(store: Store, *, request_id: str, worker_id: str, lease_s: float = 60.0,
+                    now: datetime | None = None) -> bool:
+    """Extend this worker's lease; False means the worker no longer holds it and must stop."""
+    now = now or utcnow()
+    async with store.write() as conn:
+        return await requests.transition(
+            conn, request_id=request_id, from_states=[RequestState.RUNNING],
+            values={"lease_expires_at": now + timedelta(seconds=lease_s)},
+            extra_where=[action_requests.c.lease_owner == worker_id])
+
+
+async def release(store: Store, *, request_id: str, worker_id: str) -> bool:
+    """Give a claimed request back untouched (e.g. on shutdown before any write)."""
+    async with store.write() as conn:
+        return await requests.transition(
+            conn, request_id=request_id, from_states=[RequestState.RUNNING],
+            values={"state": RequestState.APPROVED, "lease_owner": None, "lease_expires_at": None},
+            extra_where=[action_requests.c.lease_owner == worker_id])
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    ok: bool  # False: this worker had lost the lease; the request's state was left to its new holder
+    message: str
+    request: ActionRequest | None
+    incident_contained: bool = False
+
+
+def _result_json(result: ActionResult | Mapping[str, Any]) -> dict[str, Any]:
+    data = result.to_json() if isinstance(result, ActionResult) else dict(result)
+    data.pop("temporary_password", None)
+    return scrub(data)
+
+
+async def finish(store: Store, *, request_id: str, worker_id: str, result: ActionResult | Mapping[str, Any],
+                 now: datetime | None = None) -> Finished:
+    """Record an action's outcome if this worker still holds the request, and audit it either way
+    (the side effect happened). The lease may have run out: as long as nobody took the request over,
+    the result is still the truth."""
+    now = now or utcnow()
+    data = _result_json(result)
+    state = RequestState(data.get("status", ""))
+    if state not in _FINAL_RESULT_STATES:
+        raise ValueError(f"an action result's status must be one of {sorted(_FINAL_RESULT_STATES)}")
+    async with store.write() as conn:
+        req = await requests.get_in(conn, request_id=request_id)
+        if req is None:
+            return Finished(False, f"There is no request {request_id}.", None)
+        held = await requests.transition(
+            conn, request_id=request_id, from_states=[RequestState.RUNNING],
+            values={"state": state, "result": data, "finished_at": now, "lease_owner": None,
+                    "lease_expires_at": None},
+            extra_where=[action_requests.c.lease_owner == worker_id])
+        detail = str(data.get("detail", ""))
+        if req.decided_by_name and req.decided_by_id != req.requested_by_id:
+            detail = f"{detail} (approved by {req.decided_by_name})".strip()
+        if not held:
+            detail += f"; {worker_id} had lost this request, so its state was left unchanged"
+        target = await _target(conn, req.incident_id)
+        await audit.append(conn, actor=Actor(req.requested_by_id, req.requested_by_name), event=f"action.{req.action}",
+                           target=target, outcome=state.value, incident_id=req.incident_id,
+                           correlation_id=req.correlation_id, request_ids=data.get("request_ids") or (),
+                           detail=detail, at=now)
+        if not held:
+            return Finished(False, f"This worker no longer holds request {request_id}; its result was audited only.",
+                            await requests.get_in(conn, request_id=request_id))
+        contained = await mark_contained_if_done(conn, incident_id=req.incident_id, now=now)
+        if contained:
+            await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.contained", target=target,
+                               outcome="contained", incident_id=req.incident_id, at=now,
+                               detail=f"Every action of incident {req.incident_id} has finished and none failed.")
+        return Finished(True, f"{req.action} {state.value}.", await requests.get_in(conn, request_id=request_id),
+                        incident_contained=contained)
+
+
+async def in_flight_after_crash(store: Store, *, now: datetime | None = None) -> list[ActionRequest]:
+    """Requests that were running when their worker stopped renewing its lease (for the recovery report)."""
+    now = now or utcnow()
+    return [r for r in await requests.in_states(store, states=[RequestState.RUNNING])
+            if r.lease_expires_at is not None and r.lease_expires_at < now]
+
+
+async def expire_due(store: Store, *, now: datetime | None = None) -> list[ActionRequest]:
+    """Expire every awaiting request past its deadline; returns those this call expired."""
+    now = now or utcnow()
+    c = action_requests.c
+    expired: list[ActionRequest] = []
+    async with store.write() as conn:
+        due = await requests.lockable(conn, c.state == RequestState.AWAITING_APPROVAL.value, c.expires_at <= now,
+                                      limit=500)
+        for req in due:
+            if await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
+                                         values={"state": RequestState.EXPIRED, "finished_at": now},
+                                         extra_where=[c.expires_at <= now]):
+                await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="request.expired",
+                                   target=await _target(conn, req.incident_id), outcome="expired",
+                                   incident_id=req.incident_id, correlation_id=req.correlation_id, at=now,
+                                   detail=f"{req.action} ({req.id}) expired without a second responder's approval.")
+                expired.append(dataclasses.replace(req, state=RequestState.EXPIRED, finished_at=now))
+    return expired
+
+
+async def due_reminders(store: Store, *, now: datetime | None = None) -> list[ActionRequest]:
+    """Awaiting requests past half their time to live that were never reminded; each is returned once."""
+    now = now or utcnow()
+    c = action_requests.c
+    reminded: list[ActionRequest] = []
+    async with store.write() as conn:
+        due = await requests.lockable(conn, c.state == RequestState.AWAITING_APPROVAL.value, c.reminded_at.is_(None),
+                                      c.remind_at <= now, c.expires_at > now, limit=500)
+        for req in due:
+            if await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
+                                         values={"reminded_at": now}, extra_where=[c.reminded_at.is_(None)]):
+                reminded.append(dataclasses.replace(req, reminded_at=now))
+    return reminded
+
+
+async def seen_activity(store: Store, *, activity_id: str, now: datetime | None = None) -> bool:
+    """True if this Teams activity id was handled before (a redelivery); records it otherwise."""
+    return await dedupe.seen_activity(store, activity_id=activity_id, now=now)

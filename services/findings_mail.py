@@ -1,0 +1,170 @@
+"""Mailbox findings: inbox rules, forwarding, delegates, the restricted-senders list, auditing.
+Pure functions over the reads (see services.findings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.tenant_mail import addresses
+from services.tenant_models import InboxRule, Mailbox, MailboxPermission, RecipientPermission
+from services.vocabulary import ActionId, Finding, FindingKind, Severity
+
+if TYPE_CHECKING:
+    from services.findings import Reads
+
+# Folders attackers hide mail in so the victim never sees replies or warnings.
+HIDING_FOLDERS = ("deleted items", "deleteditems", "rss feeds", "rss subscriptions", "rssfeeds", "junk email",
+                  "junkemail", "conversation history", "archive")
+BAIT_WORDS = ("invoice", "payment", "password", "wire", "transfer", "bank", "remittance", "purchase order",
+              "hacked", "compromised", "phish", "security", "mfa", "verify", "helpdesk", "it support", "payroll")
+DEFAULT_PRINCIPALS = ("nt authority\\self", "s-1-5-", "nt authority\\system")
+
+
+def is_external(address: str, domains: tuple[str, ...]) -> bool:
+    """True when the address is outside every verified domain (and its subdomains). With no domains
+    known every address counts as external: better a question on the card than a missed forward."""
+    domain = address.rsplit("@", 1)[-1].lower()
+    return not any(domain == d.lower() or domain.endswith("." + d.lower()) for d in domains)
+
+
+def _hiding_folder(rule: InboxRule) -> str | None:
+    folder = (rule.move_to_folder or "").strip()
+    low = folder.lower()
+    return folder if folder and any(name in low for name in HIDING_FOLDERS) else None
+
+
+def _merge(graph: tuple[InboxRule, ...] | None, exchange: tuple[InboxRule, ...] | None
+           ) -> list[tuple[InboxRule, InboxRule | None, bool]]:
+    """(rule, its Exchange twin, hidden) for every rule. Graph does not list hidden rules, so an
+    Exchange rule without a Graph twin of the same name is hidden (system rules aside)."""
+    by_name = {r.name.lower(): r for r in exchange or ()}
+    out: list[tuple[InboxRule, InboxRule | None, bool]] = []
+    seen: set[str] = set()
+    for r in graph or ():
+        out.append((r, by_name.get(r.name.lower()), False))
+        seen.add(r.name.lower())
+    for r in exchange or ():
+        if r.name.lower() in seen or r.name.lower() == "junk e-mail rule":
+            continue
+        hidden = r.hidden or graph is not None
+        out.append((r, r, hidden))
+    return out
+
+
+def _rule_details(rule: InboxRule, twin: InboxRule | None, hidden: bool) -> dict[str, object]:
+    return {"ruleId": rule.id if rule.source == "graph" else None, "name": rule.name, "hidden": hidden,
+            "exchangeIdentity": twin.id if twin else None, "source": rule.source, "rule": rule.raw}
+
+
+def rule_findings(graph: tuple[InboxRule, ...] | None, exchange: tuple[InboxRule, ...] | None, *,
+                  domains: tuple[str, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    for rule, twin, hidden in _merge(graph, exchange):
+        if not rule.enabled:
+            continue
+        # Graph reports folders by id; Exchange's twin names them.
+        folder = _hiding_folder(rule) or (_hiding_folder(twin) if twin else None)
+        external = [a for a in rule.forwards_to if is_external(a, domains)]
+        bait = [w for w in BAIT_WORDS if any(w in k.lower() for k in rule.keywords)]
+        what = []
+        if rule.forwards_to:
+            what.append(f"forwards to {', '.join(rule.forwards_to)}")
+        if rule.delete:
+            what.append("deletes")
+        if folder:
+            what.append(f"moves to {folder}")
+        if bait:
+            what.append(f"mail mentioning {', '.join(bait)}")
+        evidence = (f"Rule \"{rule.name}\" {' '.join(what) or 'acts on incoming mail'}.",)
+        details = _rule_details(rule, twin, hidden)
+        if hidden:
+            out.append(Finding(FindingKind.INBOX_RULE_HIDDEN, Severity.HIGH, f"Hidden inbox rule \"{rule.name}\"",
+                               evidence=(*evidence, "Outlook and Graph cannot see it; only Exchange lists it."),
+                               actions=(ActionId.DISABLE_INBOX_RULES,), details=details))
+            continue
+        if external:
+            out.append(Finding(FindingKind.INBOX_RULE_FORWARD, Severity.HIGH,
+                               f"Inbox rule \"{rule.name}\" forwards mail outside the organisation",
+                               evidence=evidence, actions=(ActionId.DISABLE_INBOX_RULES,),
+                               details={**details, "externalAddresses": external}))
+        if rule.delete or folder:
+            severity = Severity.HIGH if bait or folder else Severity.MEDIUM
+            out.append(Finding(FindingKind.INBOX_RULE_DELETE, severity,
+                               f"Inbox rule \"{rule.name}\" hides incoming mail", evidence=evidence,
+                               actions=(ActionId.DISABLE_INBOX_RULES,), details=details))
+    return out
+
+
+def mailbox_findings(reads: Reads, *, domains: tuple[str, ...]) -> list[Finding]:
+    out: list[Finding] = []
+    mb = reads.mailbox
+    if mb is not None:
+        smtp = addresses(mb.forwarding_smtp_address)
+        external = [a for a in smtp if is_external(a, domains)]
+        if external or mb.forwarding_address:
+            target = ", ".join(smtp) or str(mb.forwarding_address)
+            keep = " and keeps a copy" if mb.deliver_to_mailbox_and_forward else " and keeps no copy"
+            out.append(Finding(FindingKind.MAILBOX_FORWARDING, Severity.HIGH if external else Severity.MEDIUM,
+                               f"Mailbox forwards all mail to {target}",
+                               evidence=(f"Mailbox forwarding is set to {target}{keep}.",),
+                               actions=(ActionId.REMOVE_FORWARDING,),
+                               details={"forwardingSmtpAddress": mb.forwarding_smtp_address,
+                                        "forwardingAddress": mb.forwarding_address,
+                                        "deliverToMailboxAndForward": mb.deliver_to_mailbox_and_forward}))
+    audit_lines = []
+    if mb is not None and mb.audit_enabled is False:
+        audit_lines.append("Mailbox auditing is off for this mailbox.")
+    if reads.org_config is not None and reads.org_config.audit_disabled:
+        audit_lines.append("Mailbox auditing is off for the whole organisation (AuditDisabled).")
+    if reads.bypass is not None and reads.bypass.bypass_enabled:
+        audit_lines.append("The account bypasses mailbox audit logging.")
+    if audit_lines:
+        out.append(Finding(FindingKind.MAILBOX_AUDIT_OFF, Severity.MEDIUM, "Mailbox audit logging is off",
+                           evidence=tuple(audit_lines), actions=(ActionId.ENABLE_MAILBOX_AUDIT,),
+                           details={"mailboxAuditEnabled": mb.audit_enabled if mb else None,
+                                    "orgAuditDisabled": reads.org_config.audit_disabled if reads.org_config else None,
+                                    "bypass": reads.bypass.bypass_enabled if reads.bypass else None}))
+    own = {a.lower() for a in (reads.user.user_principal_name, reads.user.mail or "") if a}
+    if mb is not None and mb.user_principal_name:
+        own.add(mb.user_principal_name.lower())
+    blocked = [b for b in reads.blocked_senders or () if b.sender_address.lower() in own]
+    if blocked:
+        out.append(Finding(FindingKind.BLOCKED_SENDER, Severity.HIGH, "Blocked from sending mail",
+                           evidence=(f"{blocked[0].sender_address} is on the restricted senders list"
+                                     f"{' (' + blocked[0].reason + ')' if blocked[0].reason else ''}: Microsoft "
+                                     "saw it send spam. Lift the block only after the password reset.",),
+                           actions=(ActionId.UNBLOCK_SENDER,),
+                           details={"senderAddresses": [b.sender_address for b in blocked]}))
+    return out
+
+
+def _is_default(principal: str) -> bool:
+    low = principal.lower()
+    return not low or any(low.startswith(p) for p in DEFAULT_PRINCIPALS)
+
+
+def delegate_findings(mailbox_perms: tuple[MailboxPermission, ...] | None,
+                      recipient_perms: tuple[RecipientPermission, ...] | None, mailbox: Mailbox | None, *,
+                      domains: tuple[str, ...]) -> list[Finding]:
+    grants: list[dict[str, object]] = []
+    lines: list[str] = []
+    for p in mailbox_perms or ():
+        if p.is_inherited or p.deny or _is_default(p.user):
+            continue
+        grants.append({"kind": "mailbox", "principal": p.user, "accessRights": list(p.access_rights)})
+        lines.append(f"{p.user} has {', '.join(p.access_rights)} on the mailbox.")
+    for r in recipient_perms or ():
+        if r.is_inherited or _is_default(r.trustee):
+            continue
+        grants.append({"kind": "recipient", "principal": r.trustee, "accessRights": list(r.access_rights)})
+        lines.append(f"{r.trustee} can {', '.join(r.access_rights)} as this mailbox.")
+    for who in (mailbox.grant_send_on_behalf_to if mailbox else ()):
+        grants.append({"kind": "sendOnBehalf", "principal": who, "accessRights": ["SendOnBehalf"]})
+        lines.append(f"{who} can send on behalf of this mailbox.")
+    if not grants:
+        return []
+    external = any("@" in str(g["principal"]) and is_external(str(g["principal"]), domains) for g in grants)
+    return [Finding(FindingKind.MAILBOX_DELEGATE, Severity.HIGH if external else Severity.MEDIUM,
+                    "Someone else has access to this mailbox" if len(grants) == 1
+                    else f"{len(grants)} delegate permissions on this mailbox",
+                    evidence=tuple(lines), actions=(ActionId.REMOVE_DELEGATES,), details={"delegates": grants})]

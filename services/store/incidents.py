@@ -1,0 +1,183 @@
+"""Incidents: one per compromised account while it is open (open → contained → closed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from services.store import audit
+from services.store.db import Store, new_id, utcnow
+from services.store.records import PENDING_STATES, Incident, IncidentSource, IncidentStatus, RequestState
+from services.store.schema import action_requests, incidents
+from services.store.scrub import plain_text, scrub, scrub_text
+from services.vocabulary import Actor, UserRef
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedIncident:
+    incident: Incident
+    created: bool  # False: the account already had an incident that is not closed; this is it
+
+
+async def open_incident(
+    store: Store,
+    *,
+    target: UserRef,
+    source: IncidentSource | str,
+    opened_by: Actor,
+    investigation: dict[str, Any] | None = None,
+    target_is_admin: bool = False,
+    cutoff: datetime | None = None,
+    correlation_id: str | None = None,
+    now: datetime | None = None,
+) -> OpenedIncident:
+    """Open an incident for `target`, or return the one already open for that account."""
+    now = now or utcnow()
+    existing = await find_open(store, target_user_id=target.id)
+    if existing is not None:
+        return OpenedIncident(existing, created=False)
+    incident_id = new_id("inc")
+    try:
+        async with store.write() as conn:
+            await conn.execute(incidents.insert().values(
+                id=incident_id, target_user_id=target.id, target_upn=target.user_principal_name,
+                target_display_name=target.display_name, target_is_admin=target_is_admin,
+                status=IncidentStatus.OPEN.value, source=IncidentSource(source).value,
+                opened_by_id=opened_by.id, opened_by_name=opened_by.name, opened_at=now, updated_at=now,
+                investigation=scrub(investigation) if investigation is not None else None,
+                cutoff=cutoff, correlation_id=correlation_id,
+            ))
+            await audit.append(conn, actor=opened_by, event="incident.opened", target=target.user_principal_name,
+                               outcome="open", incident_id=incident_id, correlation_id=correlation_id, at=now,
+                               detail=f"Incident {incident_id} opened for {target.display_name} from a {source}.")
+    except IntegrityError:
+        # Another instance opened one between our read and our insert: the unique index decided.
+        existing = await find_open(store, target_user_id=target.id)
+        if existing is None:
+            raise
+        return OpenedIncident(existing, created=False)
+    incident = await get(store, incident_id=incident_id)
+    assert incident is not None
+    return OpenedIncident(incident, created=True)
+
+
+async def get(store: Store, *, incident_id: str) -> Incident | None:
+    async with store.read() as conn:
+        row = (await conn.execute(sa.select(incidents).where(incidents.c.id == incident_id))).mappings().first()
+    return Incident.from_row(row) if row else None
+
+
+async def find_open(store: Store, *, target_user_id: str) -> Incident | None:
+    """The incident for this account that is not closed, if any."""
+    query = sa.select(incidents).where(incidents.c.target_user_id == target_user_id,
+                                       incidents.c.status != IncidentStatus.CLOSED.value)
+    async with store.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    return Incident.from_row(row) if row else None
+
+
+async def list_incidents(store: Store, *, status: IncidentStatus | None = None, limit: int = 100) -> list[Incident]:
+    query = sa.select(incidents).order_by(incidents.c.opened_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(incidents.c.status == status.value)
+    async with store.read() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [Incident.from_row(r) for r in rows]
+
+
+async def set_card(
+    store: Store,
+    *,
+    incident_id: str,
+    conversation_ref: dict[str, Any] | None = None,
+    conversation_id: str | None = None,
+    card_activity_id: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Remember where the incident card was posted, so it can be updated in place and replied to."""
+    values: dict[str, Any] = {"updated_at": now or utcnow()}
+    if conversation_ref is not None:
+        values["conversation_ref"] = conversation_ref
+    if conversation_id is not None:
+        values["conversation_id"] = conversation_id
+    if card_activity_id is not None:
+        values["card_activity_id"] = card_activity_id
+    async with store.write() as conn:
+        result = await conn.execute(incidents.update().where(incidents.c.id == incident_id).values(**values))
+    return result.rowcount == 1
+
+
+async def set_investigation(
+    store: Store,
+    *,
+    incident_id: str,
+    investigation: dict[str, Any],
+    target_is_admin: bool | None = None,
+    cutoff: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    values: dict[str, Any] = {"investigation": scrub(investigation), "updated_at": now or utcnow()}
+    if target_is_admin is not None:
+        values["target_is_admin"] = target_is_admin
+    if cutoff is not None:
+        values["cutoff"] = cutoff
+    async with store.write() as conn:
+        result = await conn.execute(incidents.update().where(incidents.c.id == incident_id).values(**values))
+    return result.rowcount == 1
+
+
+async def close(
+    store: Store,
+    *,
+    incident_id: str,
+    actor: Actor,
+    reason: str,
+    correlation_id: str | None = None,
+    now: datetime | None = None,
+) -> Incident | None:
+    """Close an incident; requests still pending are cancelled, since a closed incident takes no actions.
+    Returns None if there is no such incident or it was already closed."""
+    now = now or utcnow()
+    reason = scrub_text(plain_text(reason))[:500]
+    async with store.write() as conn:
+        result = await conn.execute(
+            incidents.update()
+            .where(incidents.c.id == incident_id, incidents.c.status != IncidentStatus.CLOSED.value)
+            .values(status=IncidentStatus.CLOSED.value, closed_at=now, closed_by_id=actor.id,
+                    closed_by_name=actor.name, close_reason=reason, updated_at=now)
+        )
+        if result.rowcount != 1:
+            return None
+        # Running requests are left alone: their worker finishes and records what really happened.
+        await conn.execute(
+            action_requests.update()
+            .where(action_requests.c.incident_id == incident_id,
+                   action_requests.c.state.in_([RequestState.AWAITING_APPROVAL.value, RequestState.APPROVED.value]))
+            .values(state=RequestState.CANCELLED.value, finished_at=now, decided_by_id=actor.id,
+                    decided_by_name=actor.name, decided_at=now)
+        )
+        target = (await conn.execute(sa.select(incidents.c.target_upn).where(incidents.c.id == incident_id))).scalar()
+        await audit.append(conn, actor=actor, event="incident.closed", target=target or "", outcome="closed",
+                           incident_id=incident_id, correlation_id=correlation_id, at=now,
+                           detail=f"Incident {incident_id} closed: {reason}")
+    return await get(store, incident_id=incident_id)
+
+
+async def mark_contained_if_done(conn: Any, *, incident_id: str, now: datetime) -> bool:
+    """Inside a write transaction: move an open incident to contained once every request is final and
+    none failed. Returns True if this call made the change."""
+    states = set((await conn.execute(
+        sa.select(action_requests.c.state).where(action_requests.c.incident_id == incident_id)
+    )).scalars().all())
+    if not states or states & {s.value for s in PENDING_STATES} or RequestState.FAILED.value in states:
+        return False
+    result = await conn.execute(
+        incidents.update()
+        .where(incidents.c.id == incident_id, incidents.c.status == IncidentStatus.OPEN.value)
+        .values(status=IncidentStatus.CONTAINED.value, contained_at=now, updated_at=now)
+    )
+    return bool(result.rowcount == 1)

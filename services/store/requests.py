@@ -1,0 +1,104 @@
+"""Action requests: one row per action in a confirmed set. The policy lives in services.approvals;
+these are the reads and the guarded writes it is built from.
+
+Every state change is a conditional UPDATE (`WHERE state = <expected>`) checked by rowcount, so two
+instances, two responders or a double click produce exactly one transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.store.db import Store
+from services.store.records import ActionRequest, RequestState
+from services.store.schema import action_requests
+
+
+async def get(store: Store, *, request_id: str) -> ActionRequest | None:
+    async with store.read() as conn:
+        return await get_in(conn, request_id=request_id)
+
+
+async def get_in(conn: AsyncConnection, *, request_id: str, lock: bool = False) -> ActionRequest | None:
+    query = sa.select(action_requests).where(action_requests.c.id == request_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return ActionRequest.from_row(row) if row else None
+
+
+async def for_batch(store: Store, *, batch_id: str) -> list[ActionRequest]:
+    async with store.read() as conn:
+        return await for_batch_in(conn, batch_id=batch_id)
+
+
+async def for_batch_in(conn: AsyncConnection, *, batch_id: str) -> list[ActionRequest]:
+    return await _select(conn, action_requests.c.batch_id == batch_id)
+
+
+async def for_incident(store: Store, *, incident_id: str) -> list[ActionRequest]:
+    async with store.read() as conn:
+        return await for_incident_in(conn, incident_id=incident_id)
+
+
+async def for_incident_in(conn: AsyncConnection, *, incident_id: str) -> list[ActionRequest]:
+    return await _select(conn, action_requests.c.incident_id == incident_id)
+
+
+async def in_states(store: Store, *, states: Iterable[RequestState], limit: int = 500) -> list[ActionRequest]:
+    async with store.read() as conn:
+        return await _select(conn, action_requests.c.state.in_([s.value for s in states]), limit=limit)
+
+
+async def _select(conn: AsyncConnection, *where: Any, limit: int | None = None) -> list[ActionRequest]:
+    query = sa.select(action_requests).where(*where).order_by(action_requests.c.requested_at, action_requests.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [ActionRequest.from_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+
+async def insert(conn: AsyncConnection, *, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(action_requests.insert(), rows)
+
+
+async def transition(
+    conn: AsyncConnection,
+    *,
+    request_id: str,
+    from_states: Iterable[RequestState],
+    values: dict[str, Any],
+    extra_where: Iterable[Any] = (),
+) -> bool:
+    """Move one request out of one of `from_states`; False if someone else moved it first."""
+    if "state" in values and isinstance(values["state"], RequestState):
+        values = values | {"state": values["state"].value}
+    result = await conn.execute(
+        action_requests.update()
+        .where(action_requests.c.id == request_id,
+               action_requests.c.state.in_([s.value for s in from_states]), *extra_where)
+        .values(**values)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def lockable(conn: AsyncConnection, *where: Any, limit: int) -> list[ActionRequest]:
+    """Rows matching `where`, locked for this transaction and skipping rows another transaction holds
+    (PostgreSQL); SQLite's immediate write transaction already excludes other writers."""
+    query = (sa.select(action_requests).where(*where)
+             .order_by(action_requests.c.requested_at, action_requests.c.id).limit(limit))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [ActionRequest.from_row(r) for r in (await conn.execute(query)).mappings().all()]
+
+
+def claimable(now: datetime) -> Any:
+    """Approved, or running under a lease that has run out (its worker is presumed dead)."""
+    c = action_requests.c
+    return sa.or_(c.state == RequestState.APPROVED.value,
+                  sa.and_(c.state == RequestState.RUNNING.value, c.lease_expires_at < now))

@@ -1,0 +1,3 @@
+from tests.store.databases import db_url, pg_database_url, second_store, store
+
+__all__ = ["db_url", "pg_database_url", "second_store", "store"]
