@@ -197,7 +197,12 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return _refuse(413, "The activity is too large.")
     except (ValueError, UnicodeDecodeError):
         return _refuse(400, "The body is not valid JSON.")
-    if not isinstance(payload, dict):
+    # Check the raw shape first: msrest would quietly turn {"type": 5} into "5".
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str) or not payload["type"]:
+        return _refuse(400, "The body is not a Bot Framework activity.")
+    if not isinstance(payload.get("serviceUrl"), str):
+        return _refuse(400, "The activity needs a serviceUrl.")
+    if not isinstance(payload.get("text", ""), str | None) or not isinstance(payload.get("conversation", {}), dict):
         return _refuse(400, "The body is not a Bot Framework activity.")
     try:
         activity = Activity().deserialize(payload)
@@ -231,7 +236,12 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)
 
     gateway = app[GATEWAY_KEY]
-    invoke_response, deferred = await gateway.process(adapter, auth, activity)
+    try:
+        invoke_response, deferred = await gateway.process(adapter, auth, activity)
+    except Exception:
+        # The dialogs answer their own errors; what lands here is the Bot Connector failing us.
+        log.exception("could not deliver the turn's answer to the Bot Connector")
+        return _refuse(502, "The Bot Connector could not be reached.")
     if invoke_response is not None:
         body = invoke_response.body
         if body is not None and not isinstance(body, dict | list | str | int | float | bool):

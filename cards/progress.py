@@ -10,7 +10,19 @@ from typing import Any
 from microsoft_teams.cards.core import AdaptiveCard, CardElement, ShowCardAction, TextColor, TextInput
 
 from cards import catalog, verbs
-from cards.common import VERSION, buttons, card, col, execute, row, target_line, tb, title_block
+from cards.common import (
+    SIZE_BUDGET,
+    VERSION,
+    buttons,
+    card,
+    col,
+    execute,
+    row,
+    size_of,
+    target_line,
+    tb,
+    title_block,
+)
 from cards.context import CardContext
 from cards.text import plain, when
 from cards.views import ActionLine, LineState
@@ -24,10 +36,32 @@ STATE_TEXT: dict[LineState, tuple[str, TextColor]] = {
     LineState.FAILED: ("✗ failed", "Attention"),
     LineState.SKIPPED: ("skipped", "Default"),
     LineState.REFUSED: ("refused", "Warning"),
+    LineState.EXPIRED: ("expired, not run", "Default"),
+    LineState.REJECTED: ("rejected, not run", "Warning"),
+    LineState.CANCELLED: ("cancelled", "Default"),
 }
 
+# Service sentences are short; a hostile or runaway one is cut harder when the card would not fit.
+DETAIL_LIMITS = (300, 100, 40)
 
-def line_rows(lines: Sequence[ActionLine], now: datetime, *, actors: bool = True) -> list[CardElement]:
+# Outcomes first: the tally reads "3 succeeded (2 verified), 1 failed, 1 running".
+TALLY_ORDER = (
+    LineState.SUCCEEDED,
+    LineState.FAILED,
+    LineState.REFUSED,
+    LineState.SKIPPED,
+    LineState.REJECTED,
+    LineState.EXPIRED,
+    LineState.CANCELLED,
+    LineState.RUNNING,
+    LineState.AWAITING_APPROVAL,
+    LineState.QUEUED,
+)
+
+
+def line_rows(
+    lines: Sequence[ActionLine], now: datetime, *, actors: bool = True, detail_limit: int = 300
+) -> list[CardElement]:
     """One row per action: title and what happened, then the service's sentence and who/when."""
     out: list[CardElement] = []
     for line in lines:
@@ -38,7 +72,7 @@ def line_rows(lines: Sequence[ActionLine], now: datetime, *, actors: bool = True
         title = catalog.title(line.action) + (" (high impact)" if line.impact is Impact.HIGH else "")
         detail: list[CardElement] = [tb(title, bold=True)]
         if line.detail and line.state is not LineState.SUCCEEDED:
-            detail.append(tb(plain(line.detail, 300), spacing="None"))
+            detail.append(tb(plain(line.detail, detail_limit), spacing="None"))
         who = _who(line, now) if actors else ""
         if who:
             detail.append(tb(who, subtle=True, spacing="None"))
@@ -62,7 +96,7 @@ def tally(lines: Sequence[ActionLine]) -> str:
     counts = Counter(line.state for line in lines)
     verified = sum(1 for line in lines if line.state is LineState.SUCCEEDED and line.verified)
     parts = []
-    for state in LineState:
+    for state in TALLY_ORDER:
         if counts[state]:
             text = f"{counts[state]} {state.value.replace('_', ' ')}"
             if state is LineState.SUCCEEDED:
@@ -81,13 +115,17 @@ def running_card(
     started_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Per-action progress while the run is under way."""
-    body: list[CardElement] = [title_block("Containing…"), target_line(target)]
-    if requested_by:
-        body.append(tb(f"Started by {plain(requested_by.name, 120)} · {when(started_at, ctx.now)}", subtle=True))
-    body += line_rows(lines, ctx.now, actors=False)
-    body.append(tb(tally(lines), subtle=True, separator=True))
-    refresh = execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False)
-    return card(ctx, body, [refresh], fallback="Contain: containment running", refresh_incident=incident_id)
+    for detail_limit in DETAIL_LIMITS:
+        body: list[CardElement] = [title_block("Containing…"), target_line(target)]
+        if requested_by:
+            body.append(tb(f"Started by {plain(requested_by.name, 120)} · {when(started_at, ctx.now)}", subtle=True))
+        body += line_rows(lines, ctx.now, actors=False, detail_limit=detail_limit)
+        body.append(tb(tally(lines), subtle=True, separator=True))
+        refresh = execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False)
+        out = card(ctx, body, [refresh], fallback="Contain: containment running", refresh_incident=incident_id)
+        if size_of(out) <= SIZE_BUDGET:
+            break
+    return out
 
 
 def done_card(
@@ -100,12 +138,28 @@ def done_card(
     finished_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Final outcomes with requesters, approvers and verification; undo where the service allows."""
+    for detail_limit in DETAIL_LIMITS:
+        out = _done(ctx, incident_id, batch_id, target, lines, finished_at, detail_limit)
+        if size_of(out) <= SIZE_BUDGET:
+            break
+    return out
+
+
+def _done(
+    ctx: CardContext,
+    incident_id: str,
+    batch_id: str,
+    target: UserRef,
+    lines: Sequence[ActionLine],
+    finished_at: datetime | None,
+    detail_limit: int,
+) -> dict[str, Any]:
     failed = any(line.state is LineState.FAILED for line in lines)
     body: list[CardElement] = [
         title_block("Containment finished" if not failed else "Containment finished with failures"),
         target_line(target),
         tb(f"{tally(lines)} · {when(finished_at, ctx.now)}", subtle=True),
-        *line_rows(lines, ctx.now),
+        *line_rows(lines, ctx.now, actors=detail_limit == DETAIL_LIMITS[0], detail_limit=detail_limit),
     ]
     undo = [
         execute(f"Undo: {catalog.title(line.action)}", verbs.UNDO, {"request": line.request_id}, inputs=False)

@@ -33,18 +33,19 @@ MAX_PEERS = 4
 
 def summary_card(ctx: CardContext, *, target: UserRef, data: SummaryData) -> dict[str, Any]:
     """Actions and outcomes with actors, mailbox audit state, recent audit events, Secure Score."""
-    for limit in (MAX_NOTABLE, 3, 0):
+    # Each level trims more: notable events, then the length of sentences and names in the table.
+    for limit, text_limit in ((MAX_NOTABLE, 160), (3, 60), (0, 24)):
         body: list[CardElement] = [title_block("Containment summary"), target_line(target)]
-        body += _actions(ctx, data)
+        body += _actions(ctx, data, text_limit)
         if data.mailbox_audit is not None:
             body += _mailbox_audit(data.mailbox_audit)
         if data.audit_events is not None:
-            body += _audit_events(ctx, data.audit_events, limit)
+            body += _audit_events(ctx, data.audit_events, limit, text_limit)
         if data.secure_score is not None:
-            body += score_section(data.secure_score)
+            body += score_section(data.secure_score, text_limit=min(120, text_limit))
         if data.gaps:
             body.append(tb("Could not check", bold=True, color="Warning", separator=True))
-            body += [tb(plain(g), spacing="None") for g in data.gaps[:8]]
+            body += [tb(plain(g, text_limit + 40), spacing="None") for g in data.gaps[: max(limit, 3)]]
         out = card(ctx, body, fallback="Contain: containment summary")
         if size_of(out) <= SIZE_BUDGET:
             break
@@ -55,7 +56,7 @@ def score_card(ctx: CardContext, *, score: SecureScoreView) -> dict[str, Any]:
     return card(ctx, [title_block("Microsoft Secure Score"), *score_section(score)], fallback="Secure Score")
 
 
-def _actions(ctx: CardContext, data: SummaryData) -> list[CardElement]:
+def _actions(ctx: CardContext, data: SummaryData, text_limit: int) -> list[CardElement]:
     out: list[CardElement] = [tb("Actions", size="Medium", bold=True, separator=True)]
     if not data.lines:
         return [*out, tb("No action was taken.", subtle=True)]
@@ -66,13 +67,13 @@ def _actions(ctx: CardContext, data: SummaryData) -> list[CardElement]:
         if line.state is LineState.SUCCEEDED:
             outcome += ", verified" if line.verified else ", not verified"
         elif line.detail:
-            outcome += f": {plain(line.detail, 160)}"
+            outcome += f": {plain(line.detail, text_limit)}"
         rows.append(
             [
                 catalog.title(line.action),
                 outcome,
-                plain(line.requested_by.name, 60) if line.requested_by else "—",
-                plain(line.approved_by.name, 60) if line.approved_by else "—",
+                plain(line.requested_by.name, min(60, text_limit)) if line.requested_by else "—",
+                plain(line.approved_by.name, min(60, text_limit)) if line.approved_by else "—",
                 when(line.at, ctx.now),
             ]
         )
@@ -106,13 +107,13 @@ def _mailbox_audit(view: MailboxAuditView) -> list[CardElement]:
     return out
 
 
-def _audit_events(ctx: CardContext, view: AuditEventsView, notable_limit: int) -> list[CardElement]:
+def _audit_events(ctx: CardContext, view: AuditEventsView, notable_limit: int, text_limit: int) -> list[CardElement]:
     out: list[CardElement] = [tb(f"Audit events, last {view.days} days", size="Medium", bold=True, separator=True)]
     if view.note:
-        out.append(tb(plain(view.note, 300), subtle=True))
+        out.append(tb(plain(view.note, text_limit * 2), subtle=True))
     counts = sorted(view.counts, key=lambda c: -c[1])
     if counts:
-        out.append(facts((plain(op, 60), str(n)) for op, n in counts[:MAX_COUNTS]))
+        out.append(facts((plain(op, min(60, text_limit)), str(n)) for op, n in counts[:MAX_COUNTS]))
         if len(counts) > MAX_COUNTS:
             rest = sum(n for _, n in counts[MAX_COUNTS:])
             out.append(tb(f"+{rest} events of {len(counts) - MAX_COUNTS} other kinds", subtle=True))
@@ -122,7 +123,10 @@ def _audit_events(ctx: CardContext, view: AuditEventsView, notable_limit: int) -
         out.append(tb("Notable", bold=True))
         out.append(
             facts(
-                (when(e.at, ctx.now), f"{plain(e.operation, 60)}" + (f" · {plain(e.detail)}" if e.detail else ""))
+                (
+                    when(e.at, ctx.now),
+                    plain(e.operation, min(60, text_limit)) + (f" · {plain(e.detail, text_limit)}" if e.detail else ""),
+                )
                 for e in view.notable[:notable_limit]
             )
         )
@@ -132,7 +136,7 @@ def _audit_events(ctx: CardContext, view: AuditEventsView, notable_limit: int) -
     return out
 
 
-def score_section(score: SecureScoreView) -> list[CardElement]:
+def score_section(score: SecureScoreView, *, text_limit: int = 120) -> list[CardElement]:
     """Current / max / %, the bar, 7- and 30-day change, peers, and controls with points to gain."""
     out: list[CardElement] = [
         tb("Secure Score", size="Medium", bold=True, separator=True),
@@ -141,13 +145,16 @@ def score_section(score: SecureScoreView) -> list[CardElement]:
     ]
     for basis, average in score.peers[:MAX_PEERS]:
         pct = 0.0 if score.max <= 0 else max(0.0, min(100.0, 100.0 * average / score.max))
-        out.append(_bar_row(plain(basis, 40), pct, "accent"))
+        out.append(_bar_row(plain(basis, min(40, text_limit)), pct, "accent"))
     out.append(tb(f"Change: {_delta(score.change_7d)} over 7 days · {_delta(score.change_30d)} over 30 days"))
     if score.controls:
         controls = sorted(score.controls, key=lambda c: -c.points_available)[:MAX_CONTROLS]
         out.append(tb("Improvement actions for account compromise", bold=True))
         rows = [["Improvement action", "Points available", "Status"]]
-        rows += [[plain(c.title, 120), f"{c.points_available:.1f}", plain(c.status, 40)] for c in controls]
+        rows += [
+            [plain(c.title, text_limit), f"{c.points_available:.1f}", plain(c.status, min(40, text_limit))]
+            for c in controls
+        ]
         out.append(_table(rows, widths=[4, 2, 2]))
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from services.vocabulary import ActionId, Actor, Impact
 
@@ -22,9 +23,22 @@ class LineState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     REFUSED = "refused"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
-FINAL_STATES = frozenset({LineState.SUCCEEDED, LineState.FAILED, LineState.SKIPPED, LineState.REFUSED})
+FINAL_STATES = frozenset(
+    {
+        LineState.SUCCEEDED,
+        LineState.FAILED,
+        LineState.SKIPPED,
+        LineState.REFUSED,
+        LineState.EXPIRED,
+        LineState.REJECTED,
+        LineState.CANCELLED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +54,28 @@ class ActionLine:
     approved_by: Actor | None = None
     at: datetime | None = None
     request_id: str | None = None
+
+
+def line_from_request(req: Any) -> ActionLine:
+    """An ActionLine from a stored action request (services.store.records.ActionRequest), read by
+    attribute so cards need not import the store."""
+    state = "queued" if req.state == "approved" else str(req.state)
+    result = req.result or {}
+    decided = None
+    # A standard action has no second decision; a decider equal to the requester is not an approver.
+    if req.decided_by_id and req.decided_by_name and req.decided_by_id != req.requested_by_id:
+        decided = Actor(req.decided_by_id, req.decided_by_name)
+    return ActionLine(
+        action=ActionId(req.action),
+        state=LineState(state),
+        impact=Impact(req.impact),
+        verified=bool(result.get("verified", False)),
+        detail=str(result.get("detail", "") or ""),
+        requested_by=Actor(req.requested_by_id, req.requested_by_name),
+        approved_by=decided if state not in {"rejected", "cancelled"} else None,
+        at=req.finished_at or req.started_at or req.requested_at,
+        request_id=req.id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,13 @@ async def resolve(tenant: Tenant, query: str) -> Resolution:
         domain = await tenant.default_domain()
         return await tenant.find_users_by_address(address=f"{text}@{domain}") if domain else []
 
-    upn_users, searched = await asyncio.gather(by_upn(), tenant.search_users(name=text))
+    # Both lookups finish (or fail) before either result is used, so a failure leaves nothing running.
+    upn_result, search_result = await asyncio.gather(by_upn(), tenant.search_users(name=text), return_exceptions=True)
+    for outcome in (upn_result, search_result):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert isinstance(upn_result, list) and isinstance(search_result, list)
+    upn_users, searched = upn_result, search_result
     if len(upn_users) == 1:
         return Resolved(upn_users[0])
     return _pick(text, [u for u in searched if _matches(u, text)] + upn_users)

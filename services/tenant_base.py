@@ -56,15 +56,15 @@ def search_term(value: str) -> str:
 
 def config(query: Any = None, *, eventual: bool = False) -> RequestConfiguration[Any]:
     """A request configuration that records response headers (for the request id)."""
-    cfg: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
-    cfg.options.append(HeadersInspectionHandlerOption(inspect_request_headers=False, inspect_response_headers=True))
+    inspect = HeadersInspectionHandlerOption(inspect_request_headers=False, inspect_response_headers=True)
+    cfg: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query, options=[inspect])
     if eventual:
         cfg.headers.add("ConsistencyLevel", "eventual")
     return cfg
 
 
 def request_id(cfg: RequestConfiguration[Any]) -> str | None:
-    for option in cfg.options:
+    for option in cfg.options or ():
         if isinstance(option, HeadersInspectionHandlerOption):
             values = option.response_headers.get("request-id")
             if values:

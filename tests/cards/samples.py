@@ -146,6 +146,8 @@ def lines(actor: Actor = RESPONDER, detail: str = "") -> tuple[ActionLine, ...]:
         ActionLine(A.RESET_MFA, L.RUNNING, requested_by=actor),
         ActionLine(A.RESET_PASSWORD, L.QUEUED, Impact.HIGH, requested_by=actor),
         ActionLine(A.REMOVE_ADMIN_ROLES, L.AWAITING_APPROVAL, Impact.HIGH, requested_by=actor),
+        ActionLine(A.CONFIRM_COMPROMISED, L.EXPIRED, requested_by=actor),
+        ActionLine(A.REVOKE_OAUTH_GRANTS, L.REJECTED, requested_by=actor),
     )
 
 

@@ -105,3 +105,32 @@ def test_plain_truncates_long_values_with_an_ellipsis() -> None:
     out = plain("x" * 10_000)
     assert len(out) == 200 and out.endswith("…")
     assert plain("y" * 200) == "y" * 200
+
+
+def test_worst_case_runs_stay_under_budget() -> None:
+    """Fifteen actions, every sentence and name hostile and huge: still a card Teams accepts."""
+    import cards
+    from cards.views import ActionLine, LineState, SummaryData
+    from services.vocabulary import ActionId, Actor
+
+    ctx = CardContext(sandbox=True, auth_off=True, now=CARDS_NOW, refresh_user_ids=("a",) * 5)
+    actor = Actor(id="x", name=samples.HUGE)
+    runaway = tuple(
+        ActionLine(a, LineState.FAILED, detail=samples.HUGE, requested_by=actor, approved_by=actor,
+                   at=CARDS_NOW, request_id="r") for a in ActionId
+    )
+    target = samples.HOSTILE
+    built = [
+        cards.running_card(ctx, incident_id="i", target=target, lines=runaway, requested_by=actor),
+        cards.done_card(ctx, incident_id="i", batch_id="b", target=target, lines=runaway),
+        cards.summary_card(ctx, target=target, data=SummaryData(
+            incident_id="i", lines=runaway, audit_events=samples.summary(samples.HUGE).audit_events,
+            secure_score=samples.score(samples.HUGE), gaps=(samples.HUGE,) * 20)),
+        cards.confirm_card(ctx, incident_id="i", nonce="n", target=target, actions=tuple(ActionId)),
+        cards.awaiting_approval_card(ctx, batch_id="b", incident_id="i", target=target, requested_by=actor,
+                                     requested_at=CARDS_NOW, reason=samples.HUGE, actions=tuple(ActionId),
+                                     expires_at=CARDS_NOW),
+        cards.choice_card(ctx, query=samples.HUGE, choice_id="c", candidates=[target] * 50),
+    ]
+    for card in built:
+        assert size_of(card) <= SIZE_BUDGET

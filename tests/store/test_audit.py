@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -26,7 +27,7 @@ async def test_an_untouched_chain_verifies(store: Store) -> None:
     entries = await audit.recent(store, limit=100)
     assert [e.seq for e in entries] == list(range(1, 13))
     assert entries[0].prev_hash == audit.GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
 
 
 async def test_changing_one_byte_of_one_row_names_that_row(store: Store) -> None:

@@ -1,8 +1,8 @@
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.config import Config
 
 from services.store.db import MIGRATIONS_DIR, Store
 from services.store.schema import metadata

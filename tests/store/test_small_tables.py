@@ -1,10 +1,10 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from services.approvals import confirm
 from services.store import alerts, conversations, cursors, dedupe, snapshots
 from services.store.db import Store
 from services.store.scrub import REDACTED, scrub, scrub_text
-from services.approvals import confirm
 from tests.store.helpers import DANA, open_incident
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

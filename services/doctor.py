@@ -1,0 +1,254 @@
+"""`contain doctor`: is this installation able to do its job? One harmless read per permission area,
+both tokens, the responders group, the channel and the database, each reported as one line.
+
+Nothing here writes to the tenant. A 403 is reported by the permission to grant, named as in
+docs/permissions.md. Checks run concurrently; the report keeps a fixed order. The same code runs
+against a real tenant and the sandbox: only the endpoints behind `tenant` and `tokens` differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from msgraph.generated.groups.item.transitive_members.transitive_members_request_builder import (
+    TransitiveMembersRequestBuilder,
+)
+from msgraph.generated.security.alerts_v2.alerts_v2_request_builder import Alerts_v2RequestBuilder
+from msgraph.generated.users.users_request_builder import UsersRequestBuilder
+
+from services.auth import EXCHANGE_SCOPE, GRAPH_SCOPE
+from services.doctor_local import check_channel, check_database
+from services.errors import NotFoundError, PermissionDenied, TenantError, from_graph_exception
+from services.store.db import Store
+from services.tenant import Tenant
+from services.tenant_base import config
+from services.vocabulary import UserRef
+
+# Used where a read needs an id and none is known: a 404 still proves the permission was accepted.
+NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
+EXCHANGE_ROLE_FIX = ("grant the application permission Exchange.ManageAsApp with admin consent and give the app an "
+                     "Exchange role as in docs/permissions.md (Exchange RBAC for the app).")
+
+
+class Tokens(Protocol):
+    async def token(self, resource: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the report: `✓ what` or `✗ what — fix`."""
+
+    what: str
+    ok: bool
+    fix: str | None = None
+    detail: str | None = None  # the service's own sentence, for --json and support
+
+    def line(self) -> str:
+        return f"✓ {self.what}" if self.ok else f"✗ {self.what} — {self.fix}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.what, "ok": self.ok, "fix": self.fix, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def lines(self) -> list[str]:
+        return [c.line() for c in self.checks]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [c.to_json() for c in self.checks]}
+
+
+def grant(permission: str) -> str:
+    return f"grant the application permission {permission} and admin consent."
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A permission area: its title, the permission to grant (docs/permissions.md's name) and a read."""
+
+    title: str
+    permission: str
+    read: Callable[[Tenant, UserRef], Awaitable[Any]]
+    fix: str | None = None  # when a 403 needs more than a permission (Exchange roles)
+
+    @property
+    def what(self) -> str:
+        return f"{self.title} ({self.permission})"
+
+
+async def _graph(operation: str, permission: str, call: Awaitable[Any]) -> Any:
+    try:
+        return await call
+    except Exception as exc:
+        raise from_graph_exception(exc, operation=operation, permission=permission) from None
+
+
+async def _list_users(tenant: Tenant) -> list[UserRef]:
+    query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
+        select=["id", "userPrincipalName", "displayName", "mail", "accountEnabled"], top=10)
+    page = await _graph("GET /users", "User.Read.All", tenant.graph.users.get(config(query)))
+    return [UserRef(id=u.id, user_principal_name=u.user_principal_name or "", display_name=u.display_name or "",
+                    account_enabled=bool(u.account_enabled), mail=u.mail)
+            for u in (page.value if page else None) or [] if u.id]
+
+
+async def _alerts(tenant: Tenant, _user: UserRef) -> Any:
+    # One page only: Tenant.list_alerts follows every nextLink, which is not harmless on a busy tenant.
+    query = Alerts_v2RequestBuilder.Alerts_v2RequestBuilderGetQueryParameters(top=1)
+    return await _graph("GET /security/alerts_v2", "SecurityAlert.Read.All",
+                        tenant.graph.security.alerts_v2.get(config(query)))
+
+
+async def _audit_query(tenant: Tenant, _user: UserRef) -> Any:
+    # Creating a query is not harmless (it queues work in Purview); reading one that does not exist is.
+    try:
+        return await tenant.get_audit_query(query_id=NO_SUCH_ID)
+    except NotFoundError:
+        return None
+
+
+def areas(responders_group_id: str | None) -> tuple[Area, ...]:
+    """The areas in report order. The group-membership read uses the responders group when known."""
+    group = responders_group_id or NO_SUCH_ID
+    return (
+        Area("Tenant domains", "Organization.Read.All", lambda t, u: t.verified_domains()),
+        Area("Sign-in logs", "AuditLog.Read.All", lambda t, u: t.list_sign_ins(user_principal_name=u.user_principal_name,
+                                                                              top=1)),
+        Area("Identity Protection", "IdentityRiskyUser.ReadWrite.All", lambda t, u: t.get_risky_user(user_id=u.id)),
+        Area("Authentication methods", "UserAuthenticationMethod.ReadWrite.All",
+             lambda t, u: t.list_auth_methods(user_id=u.id)),
+        Area("Mail rules", "MailboxSettings.ReadWrite", lambda t, u: t.list_inbox_rules(user_id=u.id)),
+        Area("Directory roles", "RoleManagement.Read.Directory", lambda t, u: t.list_admin_roles(user_id=u.id)),
+        Area("OAuth grants", "DelegatedPermissionGrant.ReadWrite.All",
+             lambda t, u: t.list_oauth_grants(user_id=u.id)),
+        Area("Secure Score", "SecurityEvents.Read.All", lambda t, u: t.list_secure_scores(top=1)),
+        Area("Audit log query", "AuditLogsQuery-Exchange.Read.All", _audit_query),
+        Area("Alerts", "SecurityAlert.Read.All", _alerts),
+        Area("Group membership", "GroupMember.Read.All",
+             lambda t, u: t.is_member_of_group(user_id=u.id, group_id=group)),
+        Area("Exchange Online", "Exchange.ManageAsApp + Exchange role", lambda t, u: t.get_organization_config(),
+             fix=EXCHANGE_ROLE_FIX),
+    )
+
+
+def _family(permission: str) -> str:
+    return permission.split(".", 1)[0]
+
+
+def _denied(area: Area, exc: PermissionDenied) -> Check:
+    permission = area.permission
+    # A read may lean on a second permission (grants name their apps through Application.Read.All):
+    # name the one the service actually refused when it is of another family.
+    if exc.permission and _family(exc.permission) != _family(area.permission) and area.fix is None:
+        permission = exc.permission
+    what = f"{area.title} ({permission})"
+    return Check(what, False, area.fix or grant(permission), exc.sentence)
+
+
+async def _token(label: str, scope: str, tokens: Tokens, client_id: str) -> Check:
+    what = f"{label} token ({scope})"
+    try:
+        await tokens.token(scope)
+    except TenantError as exc:
+        fix = (f"check that CONTAIN_CLIENT_SECRET or CONTAIN_CERTIFICATE_PATH holds a current credential of app "
+               f"registration {client_id} in tenant CONTAIN_TENANT_ID.")
+        code = f" ({exc.code})" if exc.code else ""
+        return Check(what + code, False, fix, exc.sentence)
+    return Check(what, True)
+
+
+async def _area(area: Area, tenant: Tenant, token: Awaitable[Check], probe: Awaitable[UserRef | None]) -> Check:
+    if not (await token).ok:
+        service = "Exchange Online" if area.fix else "Microsoft Graph"
+        return Check(area.what, False, f"fix the {service} token first.")
+    user = await probe
+    if user is None:
+        return Check(area.what, False, "fix the Users check first: this read needs an account to look at.")
+    try:
+        await area.read(tenant, user)
+    except PermissionDenied as exc:
+        return _denied(area, exc)
+    except NotFoundError as exc:
+        # The read was authorised; the tested account just lacks the object (a user without a mailbox).
+        return Check(f"{area.what}: authorised, nothing to read on {user.user_principal_name}", True, None,
+                     exc.sentence)
+    except TenantError as exc:
+        return Check(area.what, False, exc.sentence, exc.sentence)
+    return Check(area.what, True)
+
+
+async def _users(tenant: Tenant, token: Awaitable[Check]) -> tuple[Check, UserRef | None]:
+    what = "Users (User.Read.All)"
+    if not (await token).ok:
+        return Check(what, False, "fix the Microsoft Graph token first."), None
+    try:
+        users = await _list_users(tenant)
+    except PermissionDenied as exc:
+        return Check(what, False, grant("User.Read.All"), exc.sentence), None
+    except TenantError as exc:
+        return Check(what, False, exc.sentence, exc.sentence), None
+    if not users:
+        return Check(what, False, "the tenant lists no users: check that CONTAIN_TENANT_ID names your tenant."), None
+    # Prefer an account with a mailbox so the mail reads have something to read.
+    return Check(what, True), next((u for u in users if u.mail), users[0])
+
+
+async def _responders(tenant: Tenant, group_id: str | None, token: Awaitable[Check]) -> Check:
+    if not group_id:
+        return Check("responders group", False, "set CONTAIN_RESPONDERS_GROUP_ID to the object id of the Entra "
+                     "group whose members may act on incidents.")
+    what = f"responders group {group_id}"
+    if not (await token).ok:
+        return Check(what, False, "fix the Microsoft Graph token first.")
+    query = TransitiveMembersRequestBuilder.TransitiveMembersRequestBuilderGetQueryParameters(select=["id"], top=100)
+    try:
+        page = await _graph("GET /groups/{id}/transitiveMembers", "GroupMember.Read.All",
+                            tenant.graph.groups.by_group_id(group_id).transitive_members.get(config(query)))
+    except PermissionDenied as exc:
+        return Check(what + " (GroupMember.Read.All)", False, grant("GroupMember.Read.All"), exc.sentence)
+    except NotFoundError as exc:
+        return Check(what, False, "no such group: set CONTAIN_RESPONDERS_GROUP_ID to an existing group's object id.",
+                     exc.sentence)
+    except TenantError as exc:
+        return Check(what, False, exc.sentence, exc.sentence)
+    members = [m for m in (page.value if page else None) or [] if (m.odata_type or "").endswith(".user")]
+    more = "+" if page is not None and page.odata_next_link else ""
+    if len(members) < 2:
+        return Check(f"{what}: {len(members)} member(s)", False, "add at least two responders: high-impact actions "
+                     "need a second, different responder to approve.")
+    return Check(f"{what}: {len(members)}{more} members", True)
+
+
+async def run(*, tenant: Tenant, tokens: Tokens, store: Store, client_id: str, tenant_line: str,
+              responders_group_id: str | None, channel_id: str | None, channel_required: bool) -> Report:
+    """Every check at once; the report in a fixed order. `tenant_line` says which tenant this is."""
+    graph_token = asyncio.ensure_future(_token("Microsoft Graph", GRAPH_SCOPE, tokens, client_id))
+    exchange_token = asyncio.ensure_future(_token("Exchange Online", EXCHANGE_SCOPE, tokens, client_id))
+    users = asyncio.ensure_future(_users(tenant, graph_token))
+
+    async def probe() -> UserRef | None:
+        return (await users)[1]
+
+    async def users_check() -> Check:
+        return (await users)[0]
+
+    probe_task = asyncio.ensure_future(probe())
+    area_checks = [_area(a, tenant, exchange_token if a.fix else graph_token, probe_task)
+                   for a in areas(responders_group_id)]
+    checks = await asyncio.gather(
+        graph_token, exchange_token, users_check(), *area_checks,
+        _responders(tenant, responders_group_id, graph_token),
+        check_channel(store=store, channel_id=channel_id, required=channel_required),
+        check_database(store=store),
+    )
+    return Report((Check(tenant_line, True), *checks))
