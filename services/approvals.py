@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.approvals_common import (
     REASON_MAX,
@@ -129,7 +130,8 @@ async def _create_batch(store: Store, *, incident_id: str, wanted: list[ActionId
             return Outcome(False, OutcomeCode.ALREADY_PENDING,
                            f"{', '.join(title(a) for a in wanted).capitalize()} already confirmed and pending.",
                            incident_id)
-        rows, refusals = [], {}
+        rows: list[dict[str, Any]] = []
+        refusals: dict[ActionId, str] = {}
         for action in fresh:
             high = is_high_impact(action, target_is_admin=incident.target_is_admin)
             override = action is ActionId.UNBLOCK_SENDER and override_unblock

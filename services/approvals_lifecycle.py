@@ -173,6 +173,7 @@ async def finish(store: Store, *, request_id: str, worker_id: str, result: Actio
         if not held:
             detail += f"; {worker_id} had lost this request, so its state was left unchanged"
         target = await _target(conn, req.incident_id)
+        contained = held and await mark_contained_if_done(conn, incident_id=req.incident_id, now=now)
         await audit.append(conn, actor=Actor(req.requested_by_id, req.requested_by_name), event=f"action.{req.action}",
                            target=target, outcome=state.value, incident_id=req.incident_id,
                            correlation_id=req.correlation_id, request_ids=data.get("request_ids") or (),
@@ -180,7 +181,6 @@ async def finish(store: Store, *, request_id: str, worker_id: str, result: Actio
         if not held:
             return Finished(False, f"This worker no longer holds request {request_id}; its result was audited only.",
                             await requests.get_in(conn, request_id=request_id))
-        contained = await mark_contained_if_done(conn, incident_id=req.incident_id, now=now)
         if contained:
             await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.contained", target=target,
                                outcome="contained", incident_id=req.incident_id, at=now,

@@ -9,12 +9,15 @@ asks Entra for one token, not twenty.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import msal
+import requests
+import requests.adapters
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from kiota_abstractions.authentication import (
@@ -65,6 +68,20 @@ def _aadsts(result: dict[str, Any]) -> str:
     return (first or str(result.get("error") or "unknown error")).rstrip(".")
 
 
+def _session_trusting(ca_bundle: Path) -> requests.Session:
+    """A requests session for MSAL that verifies TLS with `ca_bundle`.
+
+    MSAL's own `verify=` lands on the session, and requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+    override a session's verify; passing it on every request is the only setting the environment
+    cannot replace."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=1)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.request = functools.partial(session.request, verify=str(ca_bundle), timeout=30)  # type: ignore[method-assign]
+    return session
+
+
 class TokenSource:
     """App-only access tokens for one tenant."""
 
@@ -87,7 +104,7 @@ class TokenSource:
             raise TenantError("No certificate or client secret is configured for the tenant app.")
         kwargs: dict[str, Any] = {}
         if ep.ca_bundle is not None:
-            kwargs["verify"] = str(ep.ca_bundle)
+            kwargs["http_client"] = _session_trusting(ep.ca_bundle)
         try:
             self._app = msal.ConfidentialClientApplication(
                 ep.client_id,

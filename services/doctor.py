@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from msgraph.generated.groups.item.transitive_members.transitive_members_request_builder import (
     TransitiveMembersRequestBuilder,
 )
@@ -20,15 +21,16 @@ from msgraph.generated.security.alerts_v2.alerts_v2_request_builder import Alert
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from services.auth import EXCHANGE_SCOPE, GRAPH_SCOPE
-from services.doctor_local import check_channel, check_database
 from services.errors import NotFoundError, PermissionDenied, TenantError, from_graph_exception
-from services.store.db import Store
+from services.store import conversations
+from services.store.db import MIGRATIONS_DIR, Store
 from services.tenant import Tenant
 from services.tenant_base import config
 from services.vocabulary import UserRef
 
 # Used where a read needs an id and none is known: a 404 still proves the permission was accepted.
 NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
+NOBODY = UserRef(id=NO_SUCH_ID, user_principal_name="", display_name="", account_enabled=False)
 EXCHANGE_ROLE_FIX = ("grant the application permission Exchange.ManageAsApp with admin consent and give the app an "
                      "Exchange role as in docs/permissions.md (Exchange RBAC for the app).")
 
@@ -80,6 +82,7 @@ class Area:
     permission: str
     read: Callable[[Tenant, UserRef], Awaitable[Any]]
     fix: str | None = None  # when a 403 needs more than a permission (Exchange roles)
+    needs_user: bool = True  # reads about one account wait for the Users check to pick one
 
     @property
     def what(self) -> str:
@@ -95,9 +98,9 @@ async def _graph(operation: str, permission: str, call: Awaitable[Any]) -> Any:
 
 async def _list_users(tenant: Tenant) -> list[UserRef]:
     query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-        select=["id", "userPrincipalName", "displayName", "mail", "accountEnabled"], top=10)
+        select=["id", "userPrincipalName", "mail", "accountEnabled"], top=10)
     page = await _graph("GET /users", "User.Read.All", tenant.graph.users.get(config(query)))
-    return [UserRef(id=u.id, user_principal_name=u.user_principal_name or "", display_name=u.display_name or "",
+    return [UserRef(id=u.id, user_principal_name=u.user_principal_name or "", display_name="",
                     account_enabled=bool(u.account_enabled), mail=u.mail)
             for u in (page.value if page else None) or [] if u.id]
 
@@ -121,9 +124,9 @@ def areas(responders_group_id: str | None) -> tuple[Area, ...]:
     """The areas in report order. The group-membership read uses the responders group when known."""
     group = responders_group_id or NO_SUCH_ID
     return (
-        Area("Tenant domains", "Organization.Read.All", lambda t, u: t.verified_domains()),
-        Area("Sign-in logs", "AuditLog.Read.All", lambda t, u: t.list_sign_ins(user_principal_name=u.user_principal_name,
-                                                                              top=1)),
+        Area("Tenant domains", "Organization.Read.All", lambda t, u: t.verified_domains(), needs_user=False),
+        Area("Sign-in logs", "AuditLog.Read.All",
+             lambda t, u: t.list_sign_ins(user_principal_name=u.user_principal_name, top=1)),
         Area("Identity Protection", "IdentityRiskyUser.ReadWrite.All", lambda t, u: t.get_risky_user(user_id=u.id)),
         Area("Authentication methods", "UserAuthenticationMethod.ReadWrite.All",
              lambda t, u: t.list_auth_methods(user_id=u.id)),
@@ -131,13 +134,13 @@ def areas(responders_group_id: str | None) -> tuple[Area, ...]:
         Area("Directory roles", "RoleManagement.Read.Directory", lambda t, u: t.list_admin_roles(user_id=u.id)),
         Area("OAuth grants", "DelegatedPermissionGrant.ReadWrite.All",
              lambda t, u: t.list_oauth_grants(user_id=u.id)),
-        Area("Secure Score", "SecurityEvents.Read.All", lambda t, u: t.list_secure_scores(top=1)),
-        Area("Audit log query", "AuditLogsQuery-Exchange.Read.All", _audit_query),
-        Area("Alerts", "SecurityAlert.Read.All", _alerts),
+        Area("Secure Score", "SecurityEvents.Read.All", lambda t, u: t.list_secure_scores(top=1), needs_user=False),
+        Area("Audit log query", "AuditLogsQuery-Exchange.Read.All", _audit_query, needs_user=False),
+        Area("Alerts", "SecurityAlert.Read.All", _alerts, needs_user=False),
         Area("Group membership", "GroupMember.Read.All",
              lambda t, u: t.is_member_of_group(user_id=u.id, group_id=group)),
         Area("Exchange Online", "Exchange.ManageAsApp + Exchange role", lambda t, u: t.get_organization_config(),
-             fix=EXCHANGE_ROLE_FIX),
+             fix=EXCHANGE_ROLE_FIX, needs_user=False),
     )
 
 
@@ -155,15 +158,27 @@ def _denied(area: Area, exc: PermissionDenied) -> Check:
     return Check(what, False, area.fix or grant(permission), exc.sentence)
 
 
-async def _token(label: str, scope: str, tokens: Tokens, client_id: str) -> Check:
+def _token_fix(exc: TenantError, client_id: str, authority: str) -> str:
+    """One sentence that says what to change, from the identity platform's error code."""
+    if exc.code == "invalid_client":
+        return (f"check that CONTAIN_CLIENT_SECRET or CONTAIN_CERTIFICATE_PATH holds a current credential of app "
+                f"registration {client_id}.")
+    if exc.code == "unauthorized_client":
+        return f"check that CONTAIN_CLIENT_ID ({client_id}) is an app registration in your tenant."
+    if exc.code in ("invalid_request", "invalid_tenant"):
+        return "check that CONTAIN_TENANT_ID is your tenant's id or a verified domain of it."
+    if exc.code:
+        return f"fix the app registration as the identity platform says: {exc.sentence}"
+    return f"make sure Contain reaches {authority} over HTTPS (proxy, firewall, or CONTAIN_CA_BUNDLE)."
+
+
+async def _token(label: str, scope: str, tokens: Tokens, client_id: str, authority: str) -> Check:
     what = f"{label} token ({scope})"
     try:
         await tokens.token(scope)
     except TenantError as exc:
-        fix = (f"check that CONTAIN_CLIENT_SECRET or CONTAIN_CERTIFICATE_PATH holds a current credential of app "
-               f"registration {client_id} in tenant CONTAIN_TENANT_ID.")
         code = f" ({exc.code})" if exc.code else ""
-        return Check(what + code, False, fix, exc.sentence)
+        return Check(what + code, False, _token_fix(exc, client_id, authority), exc.sentence)
     return Check(what, True)
 
 
@@ -171,7 +186,7 @@ async def _area(area: Area, tenant: Tenant, token: Awaitable[Check], probe: Awai
     if not (await token).ok:
         service = "Exchange Online" if area.fix else "Microsoft Graph"
         return Check(area.what, False, f"fix the {service} token first.")
-    user = await probe
+    user = await probe if area.needs_user else NOBODY
     if user is None:
         return Check(area.what, False, "fix the Users check first: this read needs an account to look at.")
     try:
@@ -229,11 +244,49 @@ async def _responders(tenant: Tenant, group_id: str | None, token: Awaitable[Che
     return Check(f"{what}: {len(members)}{more} members", True)
 
 
-async def run(*, tenant: Tenant, tokens: Tokens, store: Store, client_id: str, tenant_line: str,
+async def check_channel(*, store: Store, channel_id: str | None, required: bool) -> Check:
+    """The security channel alert threads go to: configured, or captured by the bot and stored."""
+    try:
+        stored = await conversations.list_refs(store, kind=conversations.ConversationKind.CHANNEL)
+    except Exception as exc:  # the database check reports the cause
+        return Check("channel", False, "fix the database first.", type(exc).__name__)
+    if channel_id:
+        known = any(r["key"] == channel_id for r in stored)
+        note = "its conversation reference is stored" if known else "the bot has not been added to its team yet"
+        return Check(f"channel {channel_id} (CONTAIN_CHANNEL_ID; {note})", True)
+    if stored:
+        return Check(f"channel {stored[0]['key']} (chosen in Teams)", True)
+    if required:
+        return Check("channel", False, "run /compromised set-channel in the security channel, or set "
+                     "CONTAIN_CHANNEL_ID.")
+    # Optional where nothing depends on it yet (the sandbox): the Playground's channel is captured when
+    # the bot joins it, so a fresh sandbox has none and that is not a fault.
+    return Check("channel: none chosen yet (optional here; /compromised set-channel in a channel chooses it)", True)
+
+
+async def check_database(*, store: Store) -> Check:
+    """The database opens and its schema is at the newest migration."""
+    from alembic.script import ScriptDirectory
+
+    kind = "PostgreSQL" if store.is_postgres else "SQLite" if store.is_sqlite else store.dialect
+    heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+    try:
+        async with store.read() as conn:
+            current = set((await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
+    except Exception as exc:
+        return Check(f"database ({kind})", False, "check CONTAIN_DATABASE_URL and that the database accepts "
+                     "connections, then start Contain once to migrate it.", type(exc).__name__)
+    if current != heads:
+        return Check(f"database ({kind}) at {', '.join(sorted(current)) or 'no revision'}", False,
+                     "start Contain once (or run contain serve) so it migrates the schema to the newest revision.")
+    return Check(f"database ({kind}, schema {', '.join(sorted(current))})", True)
+
+
+async def run(*, tenant: Tenant, tokens: Tokens, store: Store, client_id: str, authority: str, tenant_line: str,
               responders_group_id: str | None, channel_id: str | None, channel_required: bool) -> Report:
     """Every check at once; the report in a fixed order. `tenant_line` says which tenant this is."""
-    graph_token = asyncio.ensure_future(_token("Microsoft Graph", GRAPH_SCOPE, tokens, client_id))
-    exchange_token = asyncio.ensure_future(_token("Exchange Online", EXCHANGE_SCOPE, tokens, client_id))
+    graph_token = asyncio.ensure_future(_token("Microsoft Graph", GRAPH_SCOPE, tokens, client_id, authority))
+    exchange_token = asyncio.ensure_future(_token("Exchange Online", EXCHANGE_SCOPE, tokens, client_id, authority))
     users = asyncio.ensure_future(_users(tenant, graph_token))
 
     async def probe() -> UserRef | None:

@@ -98,6 +98,10 @@ class Store:
             cfg.attributes["connection"] = sync_conn
             command.upgrade(cfg, revision)
 
+        # Alembic narrates every step at INFO; a CLI command should not print that each time it opens the store.
+        alembic_log = logging.getLogger("alembic")
+        if alembic_log.level == logging.NOTSET:
+            alembic_log.setLevel(logging.WARNING)
         async with self.write() as conn:
             if self.is_postgres:
                 await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})

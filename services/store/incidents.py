@@ -169,7 +169,14 @@ async def close(
 
 async def mark_contained_if_done(conn: Any, *, incident_id: str, now: datetime) -> bool:
     """Inside a write transaction: move an open incident to contained once every request is final and
-    none failed. Returns True if this call made the change."""
+    none failed. Returns True if this call made the change.
+
+    The incident row is locked first (PostgreSQL) so two workers finishing the last two requests at once
+    run this one after the other, and the second sees the first's result. Call it before any audit append:
+    the audit lock is always taken last, which keeps lock order acyclic."""
+    lock = sa.select(incidents.c.id).where(incidents.c.id == incident_id)
+    if conn.dialect.name == "postgresql":
+        await conn.execute(lock.with_for_update())
     states = set((await conn.execute(
         sa.select(action_requests.c.state).where(action_requests.c.incident_id == incident_id)
     )).scalars().all())

@@ -175,3 +175,19 @@ async def test_release_gives_a_claimed_request_back(store: Store) -> None:
 async def test_a_teams_redelivery_is_recognised(store: Store) -> None:
     assert await approvals.seen_activity(store, activity_id="1:abc") is False
     assert await approvals.seen_activity(store, activity_id="1:abc") is True
+
+
+async def test_finishing_the_last_requests_concurrently_still_contains_the_incident(
+        store: Store, second_store: Store) -> None:
+    for round_ in range(3):
+        target = ALICE.__class__(id=f"race-{round_}", user_principal_name=f"r{round_}@c.com", display_name="R")
+        inc = await open_incident(store, target)
+        await approvals.confirm(store, incident_id=inc.id, actions=STANDARD, actor=DANA, reason="r",
+                                is_responder=RESPONDERS)
+        claimed = await approvals.claim(store, worker_id="w", limit=10)
+        done = await asyncio.gather(*(
+            approvals.finish(s, request_id=r.id, worker_id="w", result=ok(r.action))
+            for s, r in zip((store, second_store) * 2, claimed, strict=True)))
+        assert sum(d.incident_contained for d in done) == 1
+        assert (await incidents.get(store, incident_id=inc.id)).status is IncidentStatus.CONTAINED  # type: ignore[union-attr]
+    assert (await audit.verify(store)).ok

@@ -59,9 +59,10 @@ class RecordingConnector:
 
     def _record_auth(self, request: web.Request) -> None:
         self.authorizations.append(request.headers.get("Authorization"))
-        self._changed.set()
 
     def _next_id(self) -> str:
+        # Called once the call is recorded: wake waiters only when the record is complete.
+        self._changed.set()
         return f"act-{next(self._ids)}"
 
     async def _create(self, request: web.Request) -> web.Response:
@@ -89,6 +90,7 @@ class RecordingConnector:
         body = await request.json()
         body["id"] = request.match_info["activity"]
         self.updates[request.match_info["conversation"]].append(body)
+        self._changed.set()
         return web.json_response({"id": request.match_info["activity"]}, status=200)
 
     # -- helpers for tests --------------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""Identity actions over Graph: Identity Protection risk, authentication methods, admin roles and
+app consents. What counts as suspicious comes from the same pure rules the investigation uses
+(services.findings), so after an action runs the investigation no longer reports what it fixed."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from services.actions import reads
+from services.actions.base import Action, ActionContext, Write, iso, parse_iso
+from services.findings import KNOWN_APP_IDS, grant_findings, signin_finding
+from services.tenant_models import OAuthGrant
+from services.vocabulary import ActionId
+
+
+def _risk_snapshot(risky: Any) -> dict[str, Any]:
+    if risky is None:
+        return {"riskyUser": None}
+    return {"riskyUser": {"id": risky.id, "riskLevel": risky.risk_level, "riskState": risky.risk_state,
+                          "riskDetail": risky.risk_detail, "riskLastUpdatedDateTime": iso(risky.last_updated)}}
+
+
+def _risk_state(snapshot: dict[str, Any]) -> str:
+    return str((snapshot.get("riskyUser") or {}).get("riskState") or "none")
+
+
+class ConfirmCompromised(Action):
+    id = ActionId.CONFIRM_COMPROMISED
+    title = "Confirm compromised"
+    description = "Tell Identity Protection the account is compromised (risk set to high, feeds risk policies)."
+    nothing_to_do = "Skipped: Identity Protection already rates the account confirmed compromised."
+    done_sentence = "Identity Protection now rates the account confirmed compromised."
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        return _risk_snapshot(await reads.risky(ctx))
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        if _risk_state(snapshot) == "confirmedCompromised":
+            return []
+        user_id = ctx.user.id
+
+        async def send(writer: Any) -> str | None:
+            return await writer.confirm_compromised(user_id=user_id)  # type: ignore[no-any-return]
+
+        return [Write(key="risk", summary="Confirmed the account compromised in Identity Protection.", send=send)]
+
+
+class DismissRisk(Action):
+    id = ActionId.DISMISS_RISK
+    title = "Dismiss risk"
+    description = "Clear the account's user risk once it is back under the owner's control."
+    after = (ActionId.CONFIRM_COMPROMISED, ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
+    nothing_to_do = "Skipped: the account carries no user risk."
+    done_sentence = "User risk dismissed."
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        return _risk_snapshot(await reads.risky(ctx))
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        if _risk_state(snapshot) in ("none", "dismissed", "remediated"):
+            return []
+        user_id = ctx.user.id
+
+        async def send(writer: Any) -> str | None:
+            return await writer.dismiss_risk(user_id=user_id)  # type: ignore[no-any-return]
+
+        return [Write(key="risk", summary="Dismissed the account's user risk.", send=send)]
+
+
+class ResetMfa(Action):
+    """Removes authentication methods registered at or after the cutoff (the incident's first
+    suspicious sign-in by default) or from an IP the suspicious sign-ins came from; with the option
+    `all_but_password`, every method except the password."""
+
+    id = ActionId.RESET_MFA
+    title = "Reset MFA"
+    description = "Remove authentication methods registered since the compromise began, so the owner re-registers."
+    nothing_to_do = "Skipped: no authentication method was registered after the compromise began."
+    done_sentence = "Authentication methods registered since the compromise began were removed."
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        methods = await ctx.once("methods", lambda: ctx.tenant.list_auth_methods(user_id=ctx.user.id))
+        cutoff, ips = ctx.cutoff, set(ctx.options.get("attacker_ips") or ())
+        if cutoff is None or not ips:
+            # The incident did not record a cutoff: find it the way the investigation does.
+            sign_ins = await ctx.once("sign_ins", lambda: ctx.tenant.list_sign_ins(
+                user_principal_name=ctx.user.user_principal_name))
+            found = signin_finding(tuple(sign_ins))
+            if found is not None:
+                ips |= set(found.details.get("attackerIps") or ())
+                cutoff = cutoff or parse_iso(found.details.get("firstSuspicious"))
+        return {"methods": [{"id": m.id, "type": m.type, "displayName": m.display_name,
+                             "createdDateTime": iso(m.created), **{"raw": m.raw}} for m in methods],
+                "cutoff": iso(cutoff), "attackerIps": sorted(ips)}
+
+    def targets(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+        everything = bool(ctx.options.get("all_but_password"))
+        cutoff: datetime | None = parse_iso(snapshot.get("cutoff"))
+        ips = set(snapshot.get("attackerIps") or ())
+        out = []
+        for m in snapshot["methods"]:
+            if m["type"] == "password":
+                continue
+            created = parse_iso(m.get("createdDateTime"))
+            raw = m.get("raw") or {}
+            ip = raw.get("ipAddress") or raw.get("registeredFromIpAddress")
+            if everything or (ip and ip in ips) or (cutoff is not None and created is not None and created >= cutoff):
+                out.append(m)
+        return out
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        writes = []
+        for m in self.targets(ctx, snapshot):
+            kind, method_id, user_id = m["type"], m["id"], ctx.user.id
+
+            async def send(writer: Any, kind: str = kind, method_id: str = method_id) -> str | None:
+                return await writer.delete_auth_method(user_id=user_id, method_type=kind,  # type: ignore[no-any-return]
+                                                       method_id=method_id)
+
+            writes.append(Write(key=f"method:{method_id}",
+                                summary=f"Removed {kind} method {m.get('displayName') or method_id}.", send=send))
+        return writes
+
+    def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
+        left = {m["id"] for m in after["methods"]}
+        removed = {m["id"] for m in self.targets(ctx, before)} if before else set()
+        return not (left & removed) and not self.plan(ctx, after)
+
+
+class RemoveAdminRoles(Action):
+    id = ActionId.REMOVE_ADMIN_ROLES
+    title = "Remove admin roles"
+    description = "Remove the account from every directory role it holds."
+    nothing_to_do = "Skipped: the account holds no directory role."
+    done_sentence = "The account no longer holds any directory role."
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        roles = await ctx.once("roles", lambda: ctx.tenant.list_admin_roles(user_id=ctx.user.id))
+        return {"roles": [dataclasses.asdict(r) for r in roles]}
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        writes = []
+        for role in snapshot["roles"]:
+            role_id, user_id = role["id"], ctx.user.id
+
+            async def send(writer: Any, role_id: str = role_id) -> str | None:
+                return await writer.remove_admin_role(role_id=role_id, user_id=user_id)  # type: ignore[no-any-return]
+
+            writes.append(Write(key=f"role:{role_id}", summary=f"Removed from directory role {role['display_name']}.",
+                                send=send))
+        return writes
+
+
+class RevokeOauthGrants(Action):
+    id = ActionId.REVOKE_OAUTH_GRANTS
+    title = "Revoke app consents"
+    description = "Delete delegated consents to unfamiliar apps that can read or send this account's mail."
+    nothing_to_do = "Skipped: no suspicious app consent."
+    done_sentence = "Suspicious app consents revoked."
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        grants = await ctx.once("grants", lambda: ctx.tenant.list_oauth_grants(user_id=ctx.user.id))
+        return {"grants": [{**dataclasses.asdict(g), "scopes": list(g.scopes)} for g in grants]}
+
+    def suspicious(self, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+        grants = tuple(OAuthGrant(**{**g, "scopes": tuple(g["scopes"])}) for g in snapshot["grants"])
+        ids = {f.details["grantId"] for f in grant_findings(grants, KNOWN_APP_IDS)}
+        return [g for g in snapshot["grants"] if g["id"] in ids]
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        writes = []
+        for g in self.suspicious(snapshot):
+            grant_id = g["id"]
+
+            async def send(writer: Any, grant_id: str = grant_id) -> str | None:
+                return await writer.delete_oauth_grant(grant_id=grant_id)  # type: ignore[no-any-return]
+
+            name = g.get("client_display_name") or g["client_id"]
+            writes.append(Write(key=f"grant:{grant_id}",
+                                summary=f"Revoked consent to {name} ({' '.join(g['scopes'])}).", send=send))
+        return writes

@@ -1,0 +1,122 @@
+"""Mailbox settings actions over Exchange Online: lift the outbound-spam restriction, turn mailbox
+auditing on, and switch off legacy protocols."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.actions import reads
+from services.actions.base import Action, ActionContext, Refused, Write
+from services.vocabulary import ActionId
+
+UNBLOCK_REFUSAL = ("Microsoft advises lifting the outbound-spam restriction only after the password is reset and "
+                   "sessions are revoked; run those first or use the override.")
+UNBLOCK_NEEDS = frozenset({ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS})
+# Protocols that authenticate with a password alone (basic auth) or that attackers use to sync mail
+# quietly; the option `legacy_protocols` may name others Set-CASMailbox knows (ews, activesync, mapi).
+DEFAULT_LEGACY = ("imap", "pop")
+_CAS_FIELDS = {"imap": "imap_enabled", "pop": "pop_enabled", "ews": "ews_enabled", "activesync": "activesync_enabled",
+               "mapi": "mapi_enabled", "owa": "owa_enabled"}
+
+
+class UnblockSender(Action):
+    id = ActionId.UNBLOCK_SENDER
+    title = "Unblock sender"
+    description = "Lift the outbound-spam restriction (Restricted entities) once the account is secured."
+    preconditions = ("reset_password and revoke_sessions succeeded in this incident, or an audited override",)
+    after = (ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
+    nothing_to_do = "Skipped: the account is not on the restricted senders list."
+    done_sentence = "The account may send mail again."
+
+    def addresses(self, ctx: ActionContext) -> set[str]:
+        return {a.lower() for a in (ctx.user.user_principal_name, ctx.user.mail or "") if a}
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        blocked = await ctx.once("blocked_senders", lambda: ctx.tenant.list_blocked_senders())
+        mine = self.addresses(ctx)
+        return {"blockedSenders": [{"senderAddress": b.sender_address, "reason": b.reason}
+                                   for b in blocked if b.sender_address.lower() in mine]}
+
+    def check(self, ctx: ActionContext, snapshot: dict[str, Any]) -> None:
+        if not ctx.override_unblock and not UNBLOCK_NEEDS <= ctx.succeeded:
+            raise Refused(UNBLOCK_REFUSAL)
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        writes = []
+        for entry in snapshot["blockedSenders"]:
+            address = entry["senderAddress"]
+
+            async def send(writer: Any, address: str = address) -> str | None:
+                return await writer.remove_blocked_sender(sender_address=address)  # type: ignore[no-any-return]
+
+            writes.append(Write(key=f"blocked:{address.lower()}", send=send,
+                                summary=f"Removed {address} from the restricted senders list."))
+        return writes
+
+
+class EnableMailboxAudit(Action):
+    id = ActionId.ENABLE_MAILBOX_AUDIT
+    title = "Enable mailbox audit"
+    description = "Turn mailbox audit logging on, so what happens in the mailbox from now on is recorded."
+    nothing_to_do = "Skipped: mailbox auditing is already on."
+    done_sentence = "Mailbox audit logging is on."
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        mb = await reads.mailbox(ctx)
+        return {"auditEnabled": mb.audit_enabled if mb else None}
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        if snapshot["auditEnabled"] is not False:
+            return []
+        mailbox = ctx.mailbox
+
+        async def send(writer: Any) -> str | None:
+            return await writer.set_mailbox_audit(mailbox=mailbox, enabled=True)  # type: ignore[no-any-return]
+
+        return [Write(key="audit", summary="Turned mailbox audit logging on (AuditEnabled=true).", send=send)]
+
+    def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
+        return after["auditEnabled"] is True
+
+
+class DisableLegacyProtocols(Action):
+    id = ActionId.DISABLE_LEGACY_PROTOCOLS
+    title = "Disable legacy protocols"
+    description = "Switch off IMAP and POP for this mailbox (they sign in with a password alone)."
+    undoable = True
+    nothing_to_do = "Skipped: legacy protocols are already off for this mailbox."
+    done_sentence = "Legacy protocols are off for this mailbox."
+
+    def protocols(self, ctx: ActionContext) -> tuple[str, ...]:
+        wanted = tuple(ctx.options.get("legacy_protocols") or DEFAULT_LEGACY)
+        return tuple(p for p in wanted if p in _CAS_FIELDS)
+
+    async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
+        cas = await ctx.once("cas", lambda: ctx.tenant.get_cas_mailbox(mailbox=ctx.mailbox))
+        if cas is None:
+            return {"cas": None}
+        return {"cas": {name: getattr(cas, field) for name, field in _CAS_FIELDS.items()}, "raw": cas.raw}
+
+    def _set(self, ctx: ActionContext, switches: dict[str, bool], summary: str) -> Write:
+        mailbox = ctx.mailbox
+
+        async def send(writer: Any) -> str | None:
+            return await writer.set_cas_mailbox(mailbox=mailbox, **switches)  # type: ignore[no-any-return]
+
+        return Write(key="cas", summary=summary, send=send)
+
+    def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
+        cas = snapshot["cas"]
+        on = [p for p in self.protocols(ctx) if cas is not None and cas.get(p) is not False]
+        if not on:
+            return []
+        return [self._set(ctx, dict.fromkeys(on, False), f"Turned off {', '.join(p.upper() for p in on)}.")]
+
+    def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
+        was, cas = before["cas"], now["cas"]
+        if was is None or cas is None:
+            return []
+        back = {p: bool(was[p]) for p in self.protocols(ctx) if was.get(p) is not None and cas.get(p) != was[p]}
+        if not back:
+            return []
+        return [self._set(ctx, back, f"Restored {', '.join(p.upper() for p in back)} from the snapshot.")]

@@ -1,0 +1,90 @@
+"""What the playbook keeps in the store: action request rows for a direct run (the CLI, benchmarks),
+snapshots, and the audit row written right after each write.
+
+These build on the store's shared tables and repositories (services.store.*); the approval policy
+itself stays in services.approvals, which the bot path goes through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.approvals_common import is_high_impact
+from services.store import audit
+from services.store.db import Store, new_id
+from services.store.records import Incident, RequestState
+from services.store.schema import action_requests, snapshots
+from services.store.scrub import scrub
+from services.vocabulary import ActionId, Actor, Impact
+
+LEASE = timedelta(minutes=10)
+
+
+async def succeeded_in_incident(store: Store, *, incident_id: str) -> frozenset[ActionId]:
+    """Actions that succeeded in this incident, in any earlier run or instance."""
+    query = sa.select(action_requests.c.action).where(action_requests.c.incident_id == incident_id,
+                                                      action_requests.c.state == RequestState.SUCCEEDED.value)
+    async with store.read() as conn:
+        return frozenset(ActionId(a) for a in (await conn.execute(query)).scalars().all() if a in ActionId.__members__.values())
+
+
+async def start_direct_run(store: Store, *, incident: Incident, actions: Iterable[ActionId], actor: Actor,
+                           approver: Actor | None, reason: str, worker_id: str, override_unblock: bool,
+                           correlation_id: str | None, now: datetime) -> dict[ActionId, str]:
+    """Rows for a run that needs no approval round (the command line: the operator confirmed on the
+    terminal), already claimed by `worker_id`. Returns the request id of each action."""
+    batch_id = new_id("bat")
+    decider = approver or actor
+    rows: list[dict[str, Any]] = []
+    ids: dict[ActionId, str] = {}
+    for action in actions:
+        ids[action] = new_id("req", 12)
+        high = is_high_impact(action, target_is_admin=incident.target_is_admin)
+        rows.append({
+            "id": ids[action], "incident_id": incident.id, "batch_id": batch_id, "action": action.value,
+            "impact": (Impact.HIGH if high else Impact.STANDARD).value, "state": RequestState.RUNNING.value,
+            "requested_by_id": actor.id, "requested_by_name": actor.name, "reason": reason[:500],
+            "requested_at": now, "expires_at": None, "remind_at": None, "reminded_at": None,
+            "decided_by_id": decider.id, "decided_by_name": decider.name, "decided_at": now,
+            "override": override_unblock and action is ActionId.UNBLOCK_SENDER, "lease_owner": worker_id,
+            "lease_expires_at": now + LEASE, "attempts": 1, "started_at": now, "finished_at": None,
+            "result": None, "undo_of": None, "correlation_id": correlation_id,
+        })
+    async with store.write() as conn:
+        await conn.execute(action_requests.insert(), rows)
+        for row in rows:
+            await audit.append(conn, actor=actor, event="request.confirmed", target=incident.target_upn,
+                               outcome="running", incident_id=incident.id, correlation_id=correlation_id, at=now,
+                               detail=f"{actor.name} ran {row['action']} ({row['id']}, {row['impact']} impact): "
+                                      f"{reason}")
+            if row["override"]:
+                await audit.append(conn, actor=actor, event="request.override", target=incident.target_upn,
+                                   outcome="override", incident_id=incident.id, correlation_id=correlation_id,
+                                   at=now, detail=f"{actor.name} overrode the unblock_sender precondition "
+                                                  f"(reset_password and revoke_sessions first): {reason}")
+    return ids
+
+
+async def save_snapshots(store: Store, *, taken: dict[str, tuple[ActionId, dict[str, Any]]], now: datetime) -> None:
+    """Every snapshot of a run in one transaction, keyed by action request id."""
+    if not taken:
+        return
+    async with store.write() as conn:
+        await conn.execute(snapshots.insert(), [
+            {"action_request_id": rid, "action": action.value, "taken_at": now, "data": scrub(data)}
+            for rid, (action, data) in taken.items()])
+
+
+async def record_write(store: Store, *, actor: Actor, action: ActionId, target: str, summary: str,
+                       request_id: str | None, error: str | None, incident_id: str, correlation_id: str | None,
+                       approver: Actor | None = None) -> None:
+    """The audit row for one write, written as soon as its answer (or failure) arrives."""
+    by = f" (approved by {approver.name})" if approver and approver.id != actor.id else ""
+    await audit.record(store, actor=actor, event=f"action.{action.value}", target=target,
+                       outcome="failed" if error else "applied", incident_id=incident_id,
+                       correlation_id=correlation_id, request_ids=[request_id] if request_id else [],
+                       detail=(f"{summary} Failed: {error}" if error else summary) + by)
