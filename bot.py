@@ -32,8 +32,8 @@ log = logging.getLogger("contain")
 
 # aiohttp application keys (typed keys avoid the string-key warning and collisions).
 SETTINGS_KEY = web.AppKey("contain.settings", Settings)
-ADAPTER_KEY = web.AppKey("contain.adapter", object)
-GATEWAY_KEY = web.AppKey("contain.gateway", object)
+ADAPTER_KEY: web.AppKey[Any] = web.AppKey("contain.adapter")
+GATEWAY_KEY: web.AppKey[Any] = web.AppKey("contain.gateway")
 AUTH_OFF_KEY = web.AppKey("contain.auth_off", bool)
 RUNTIME_KEY = web.AppKey("contain.runtime", Runtime)
 
@@ -157,7 +157,70 @@ def build_adapter(settings: Settings, *, credentials_factory: Any = None, **endp
     auth = ConfigurationBotFrameworkAuthentication(
         BotAuthConfig(settings, **endpoints), credentials_factory=credentials_factory, logger=log
     )
-    return CloudAdapter(auth)
+    return CloudAdapter(_reusing_clients(auth))
+
+
+_CLIENT_CACHE_MAX = 64
+
+
+def _reusing_clients(inner: Any) -> Any:
+    """Bot Framework authentication that reuses connector and user-token clients per (app id, service
+    URL, audience) instead of building two per turn: msrest spends ~4 ms building each client's retry
+    table, which was most of a turn's CPU and made 50 concurrent clicks queue. BotFrameworkAdapter kept
+    the same cache; validation itself is not cached."""
+    from botframework.connector.auth import BotFrameworkAuthentication, ConnectorFactory
+
+    class _Factory(ConnectorFactory):
+        def __init__(self, wrapped: Any, app_id: str | None, cache: dict[tuple[Any, ...], Any]) -> None:
+            self._wrapped, self._app_id, self._cache = wrapped, app_id, cache
+
+        async def create(self, service_url: str, audience: str | None = None) -> Any:
+            key = ("connector", self._app_id, service_url, audience)
+            if key not in self._cache:
+                if len(self._cache) > _CLIENT_CACHE_MAX:  # service URLs are few; never let callers grow it
+                    self._cache.clear()
+                self._cache[key] = await self._wrapped.create(service_url, audience)
+            return self._cache[key]
+
+    class _Reusing(BotFrameworkAuthentication):
+        def __init__(self) -> None:
+            self._cache: dict[tuple[Any, ...], Any] = {}
+
+        @staticmethod
+        def _app_id(claims_identity: Any) -> str | None:
+            claims = getattr(claims_identity, "claims", None) or {}
+            return claims.get("aud") or claims.get("appid")
+
+        async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
+            result = await inner.authenticate_request(activity, auth_header)
+            if result.connector_factory is not None:
+                result.connector_factory = _Factory(
+                    result.connector_factory, self._app_id(result.claims_identity), self._cache)
+            return result
+
+        async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> Any:
+            return await inner.authenticate_streaming_request(auth_header, channel_id_header)
+
+        def create_connector_factory(self, claims_identity: Any) -> Any:
+            return _Factory(inner.create_connector_factory(claims_identity), self._app_id(claims_identity),
+                            self._cache)
+
+        async def create_user_token_client(self, claims_identity: Any) -> Any:
+            key = ("token", self._app_id(claims_identity))
+            if key not in self._cache:
+                self._cache[key] = await inner.create_user_token_client(claims_identity)
+            return self._cache[key]
+
+        def create_bot_framework_client(self) -> Any:
+            return inner.create_bot_framework_client()
+
+        def get_originating_audience(self) -> str:
+            return str(inner.get_originating_audience())
+
+        async def authenticate_channel_request(self, auth_header: str) -> Any:
+            return await inner.authenticate_channel_request(auth_header)
+
+    return _Reusing()
 
 
 def _tenants_in(payload: dict[str, Any]) -> set[str]:

@@ -51,7 +51,8 @@ async def cold_start(connector: RecordingConnector, home: Path) -> tuple[float, 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("Microsoft", "CONTAIN_"))}
     env.update({"CONTAIN_HOME": str(home), "HOST": "127.0.0.1", "PORT": str(port), "CONTAIN_LOG_LEVEL": "WARNING"})
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", "import sys, bot; sys.exit(bot.main(['serve']))"],
+    # Popen only forks; the wait for the first turn below is asynchronous.
+    proc = subprocess.Popen([sys.executable, "-c", "import sys, bot; sys.exit(bot.main(['serve']))"],  # noqa: ASYNC220
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     activity = activities.message("help", service_url=connector.url)
     try:

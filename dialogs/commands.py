@@ -121,7 +121,8 @@ def _subcommand(rest: str) -> Command:
             return who if isinstance(who, Refused) else Status(who)
         if tail.strip():
             return Unknown(rest)
-        return {"score": Score(), "set-channel": SetChannel(), "help": Help()}[head]
+        simple: dict[str, Command] = {"score": Score(), "set-channel": SetChannel(), "help": Help()}
+        return simple[head]
     who = normalise_who(rest)
     return who if isinstance(who, Refused) else Investigate(who)
 

@@ -53,10 +53,14 @@ _DEFERRED: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars
 )
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """Untrusted JSON: anything that is not an object reads as an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def tenant_of(activity: Activity) -> str | None:
-    data = activity.channel_data if isinstance(activity.channel_data, Mapping) else {}
-    tenant = data.get("tenant") if isinstance(data.get("tenant"), Mapping) else {}
-    return tenant.get("id") or (activity.conversation.tenant_id if activity.conversation else None)
+    tenant = _mapping(_mapping(activity.channel_data).get("tenant")).get("id")
+    return tenant or (activity.conversation.tenant_id if activity.conversation else None)
 
 
 def card_invoke_response(card: Mapping[str, Any]) -> InvokeResponse:
@@ -80,9 +84,9 @@ def to_turn(activity: Activity, *, auth_off: bool = False, sandbox: bool = False
     sender = activity.from_property or ChannelAccount()
     conversation = activity.conversation
     conversation_type = (conversation.conversation_type if conversation else None) or "personal"
-    data = activity.channel_data if isinstance(activity.channel_data, Mapping) else {}
-    team = data.get("team") if isinstance(data.get("team"), Mapping) else {}
-    channel = data.get("channel") if isinstance(data.get("channel"), Mapping) else {}
+    data = _mapping(activity.channel_data)
+    team = _mapping(data.get("team"))
+    channel = _mapping(data.get("channel"))
     common: dict[str, Any] = {
         "user": Person(aad_id=sender.aad_object_id or "", name=sender.name or "", channel_id=sender.id or ""),
         "conversation_id": conversation.id if conversation else "",
@@ -104,10 +108,9 @@ def to_turn(activity: Activity, *, auth_off: bool = False, sandbox: bool = False
     if activity.type == ActivityTypes.invoke:
         if activity.name != ADAPTIVE_CARD_ACTION:
             return None
-        value = activity.value if isinstance(activity.value, Mapping) else {}
-        action = value.get("action") if isinstance(value.get("action"), Mapping) else {}
+        action = _mapping(_mapping(activity.value).get("action"))
         verb = action.get("verb") if isinstance(action.get("verb"), str) else ""
-        raw = action.get("data") if isinstance(action.get("data"), Mapping) else {}
+        raw = _mapping(action.get("data"))
         inputs = {k: v for k, v in raw.items() if k not in CARD_ID_KEYS}
         return Turn(kind="invoke", verb=verb, data=dict(raw), inputs=inputs, **common)
     recipient_id = activity.recipient.id if activity.recipient else None

@@ -9,6 +9,7 @@ against a real tenant and the sandbox: only the endpoints behind `tenant` and `t
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,8 @@ from services.store.db import MIGRATIONS_DIR, Store
 from services.tenant import Tenant
 from services.tenant_base import config
 from services.vocabulary import UserRef
+
+log = logging.getLogger(__name__)
 
 # Used where a read needs an id and none is known: a 404 still proves the permission was accepted.
 NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
@@ -83,6 +86,7 @@ class Area:
     read: Callable[[Tenant, UserRef], Awaitable[Any]]
     fix: str | None = None  # when a 403 needs more than a permission (Exchange roles)
     needs_user: bool = True  # reads about one account wait for the Users check to pick one
+    exchange: bool = False  # needs the Exchange Online token rather than the Graph one
 
     @property
     def what(self) -> str:
@@ -140,7 +144,7 @@ def areas(responders_group_id: str | None) -> tuple[Area, ...]:
         Area("Group membership", "GroupMember.Read.All",
              lambda t, u: t.is_member_of_group(user_id=u.id, group_id=group)),
         Area("Exchange Online", "Exchange.ManageAsApp + Exchange role", lambda t, u: t.get_organization_config(),
-             fix=EXCHANGE_ROLE_FIX, needs_user=False),
+             fix=EXCHANGE_ROLE_FIX, needs_user=False, exchange=True),
     )
 
 
@@ -184,7 +188,7 @@ async def _token(label: str, scope: str, tokens: Tokens, client_id: str, authori
 
 async def _area(area: Area, tenant: Tenant, token: Awaitable[Check], probe: Awaitable[UserRef | None]) -> Check:
     if not (await token).ok:
-        service = "Exchange Online" if area.fix else "Microsoft Graph"
+        service = "Exchange Online" if area.exchange else "Microsoft Graph"
         return Check(area.what, False, f"fix the {service} token first.")
     user = await probe if area.needs_user else NOBODY
     if user is None:
@@ -199,7 +203,15 @@ async def _area(area: Area, tenant: Tenant, token: Awaitable[Check], probe: Awai
                      exc.sentence)
     except TenantError as exc:
         return Check(area.what, False, exc.sentence, exc.sentence)
+    except Exception as exc:  # one bad answer must not hide the other checks
+        return _unexpected(area.what, exc)
     return Check(area.what, True)
+
+
+def _unexpected(what: str, exc: Exception) -> Check:
+    log.warning("doctor check %r failed unexpectedly (%s)", what, type(exc).__name__)
+    return Check(what, False, f"the answer could not be read ({type(exc).__name__}); run again with "
+                 "CONTAIN_LOG_LEVEL=DEBUG and report the log.", type(exc).__name__)
 
 
 async def _users(tenant: Tenant, token: Awaitable[Check]) -> tuple[Check, UserRef | None]:
@@ -212,6 +224,8 @@ async def _users(tenant: Tenant, token: Awaitable[Check]) -> tuple[Check, UserRe
         return Check(what, False, grant("User.Read.All"), exc.sentence), None
     except TenantError as exc:
         return Check(what, False, exc.sentence, exc.sentence), None
+    except Exception as exc:
+        return _unexpected(what, exc), None
     if not users:
         return Check(what, False, "the tenant lists no users: check that CONTAIN_TENANT_ID names your tenant."), None
     # Prefer an account with a mailbox so the mail reads have something to read.
@@ -236,6 +250,8 @@ async def _responders(tenant: Tenant, group_id: str | None, token: Awaitable[Che
                      exc.sentence)
     except TenantError as exc:
         return Check(what, False, exc.sentence, exc.sentence)
+    except Exception as exc:
+        return _unexpected(what, exc)
     members = [m for m in (page.value if page else None) or [] if (m.odata_type or "").endswith(".user")]
     more = "+" if page is not None and page.odata_next_link else ""
     if len(members) < 2:
@@ -296,7 +312,7 @@ async def run(*, tenant: Tenant, tokens: Tokens, store: Store, client_id: str, a
         return (await users)[0]
 
     probe_task = asyncio.ensure_future(probe())
-    area_checks = [_area(a, tenant, exchange_token if a.fix else graph_token, probe_task)
+    area_checks = [_area(a, tenant, exchange_token if a.exchange else graph_token, probe_task)
                    for a in areas(responders_group_id)]
     checks = await asyncio.gather(
         graph_token, exchange_token, users_check(), *area_checks,

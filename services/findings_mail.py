@@ -130,11 +130,11 @@ def mailbox_findings(reads: Reads, *, domains: tuple[str, ...]) -> list[Finding]
     blocked = [b for b in reads.blocked_senders or () if b.sender_address.lower() in own]
     if blocked:
         out.append(Finding(FindingKind.BLOCKED_SENDER, Severity.HIGH, "Blocked from sending mail",
-                           evidence=(f"{blocked[0].sender_address} is on the restricted senders list"
-                                     f"{' (' + blocked[0].reason + ')' if blocked[0].reason else ''}: Microsoft "
+                           evidence=(f"{blocked[0].sender_address} is on the restricted senders list: Microsoft "
                                      "saw it send spam. Lift the block only after the password reset.",),
                            actions=(ActionId.UNBLOCK_SENDER,),
-                           details={"senderAddresses": [b.sender_address for b in blocked]}))
+                           details={"senderAddresses": [b.sender_address for b in blocked],
+                                    "reasons": [b.reason for b in blocked]}))
     return out
 
 
@@ -157,7 +157,7 @@ def delegate_findings(mailbox_perms: tuple[MailboxPermission, ...] | None,
         if r.is_inherited or _is_default(r.trustee):
             continue
         grants.append({"kind": "recipient", "principal": r.trustee, "accessRights": list(r.access_rights)})
-        lines.append(f"{r.trustee} can {', '.join(r.access_rights)} as this mailbox.")
+        lines.append(f"{r.trustee} has {', '.join(r.access_rights)} on this mailbox.")
     for who in (mailbox.grant_send_on_behalf_to if mailbox else ()):
         grants.append({"kind": "sendOnBehalf", "principal": who, "accessRights": ["SendOnBehalf"]})
         lines.append(f"{who} can send on behalf of this mailbox.")

@@ -27,7 +27,7 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from services.errors import NotFoundError
-from services.tenant_base import TenantBase, config, enum_text, odata_literal, request_id, search_term, to_json
+from services.tenant_base import TenantBase, config, odata_literal, parse_time, request_id, search_term
 from services.tenant_models import AuthMethod, DirectoryRole, Domain, OAuthGrant, RiskyUser, SignIn, UserState
 from services.vocabulary import UserRef
 
@@ -56,9 +56,11 @@ def method_type(odata_type: str | None) -> str:
     return name.removesuffix("AuthenticationMethod") or "unknown"
 
 
-def _user_ref(u: Any) -> UserRef:
-    return UserRef(id=u.id, user_principal_name=u.user_principal_name or "", display_name=u.display_name or "",
-                   account_enabled=bool(u.account_enabled) if u.account_enabled is not None else True, mail=u.mail)
+def _user_ref(u: dict[str, Any]) -> UserRef:
+    enabled = u.get("accountEnabled")
+    return UserRef(id=str(u.get("id") or ""), user_principal_name=str(u.get("userPrincipalName") or ""),
+                   display_name=str(u.get("displayName") or ""),
+                   account_enabled=bool(enabled) if enabled is not None else True, mail=u.get("mail") or None)
 
 
 class DirectoryOps(TenantBase):
@@ -68,16 +70,16 @@ class DirectoryOps(TenantBase):
         literal = odata_literal(address)
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter=f"userPrincipalName eq {literal} or mail eq {literal}", select=USER_FIELDS, top=10)
-        users = await self._graph_call("GET /users?$filter", READ_USERS, self.graph.users.get(config(query)))
-        return [_user_ref(u) for u in (users.value if users else None) or []]
+        users = await self._list_json("GET /users?$filter", READ_USERS, self.graph.users, query, limit=10)
+        return [_user_ref(u) for u in users]
 
     async def search_users(self, *, name: str, top: int = 25) -> list[UserRef]:
         """Users whose display name matches `name` through Graph's $search (word prefix match)."""
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             search=f'"displayName:{search_term(name)}"', select=USER_FIELDS, top=top)
-        users = await self._graph_call("GET /users?$search", READ_USERS,
-                                       self.graph.users.get(config(query, eventual=True)))
-        return [_user_ref(u) for u in (users.value if users else None) or []]
+        users = await self._list_json("GET /users?$search", READ_USERS, self.graph.users, query, eventual=True,
+                                      limit=top)
+        return [_user_ref(u) for u in users]
 
     async def list_users_starting_with(self, *, prefix: str, top: int = 25) -> list[UserRef]:
         """Users whose display name or UPN starts with `prefix` (used for one-letter lookups)."""
@@ -85,33 +87,33 @@ class DirectoryOps(TenantBase):
         query = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
             filter=f"startswith(displayName,{literal}) or startswith(userPrincipalName,{literal})",
             select=USER_FIELDS, top=top)
-        users = await self._graph_call("GET /users?$filter=startswith", READ_USERS,
-                                       self.graph.users.get(config(query, eventual=True)))
-        return [_user_ref(u) for u in (users.value if users else None) or []]
+        users = await self._list_json("GET /users?$filter=startswith", READ_USERS, self.graph.users, query,
+                                      eventual=True, limit=top)
+        return [_user_ref(u) for u in users]
 
     async def get_user(self, *, user_id: str) -> UserRef | None:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=USER_FIELDS)
         try:
-            u = await self._graph_call("GET /users/{id}", READ_USERS,
-                                       self.graph.users.by_user_id(user_id).get(config(query)))
+            u = await self._get_json("GET /users/{id}", READ_USERS, self.graph.users.by_user_id(user_id), query)
         except NotFoundError:
             return None
         return _user_ref(u) if u else None
 
     async def get_user_state(self, *, user_id: str) -> UserState:
         query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=STATE_FIELDS)
-        u = await self._graph_call("GET /users/{id}?$select=signInActivity", "User.Read.All and AuditLog.Read.All",
-                                   self.graph.users.by_user_id(user_id).get(config(query)))
-        if u is None:
+        u = await self._get_json("GET /users/{id}?$select=signInActivity", "User.Read.All and AuditLog.Read.All",
+                                 self.graph.users.by_user_id(user_id), query)
+        if not u:
             raise NotFoundError(f"Microsoft Graph has no user {user_id}.", status=404)
-        activity = u.sign_in_activity
+        ref = _user_ref(u)
+        activity = u.get("signInActivity") or {}
         return UserState(
-            id=u.id or user_id, user_principal_name=u.user_principal_name or "", display_name=u.display_name or "",
-            mail=u.mail, account_enabled=bool(u.account_enabled) if u.account_enabled is not None else True,
-            last_password_change=u.last_password_change_date_time,
-            last_sign_in=activity.last_sign_in_date_time if activity else None,
-            last_non_interactive_sign_in=activity.last_non_interactive_sign_in_date_time if activity else None,
-            created=u.created_date_time)
+            id=ref.id or user_id, user_principal_name=ref.user_principal_name, display_name=ref.display_name,
+            mail=ref.mail, account_enabled=ref.account_enabled,
+            last_password_change=parse_time(u.get("lastPasswordChangeDateTime")),
+            last_sign_in=parse_time(activity.get("lastSignInDateTime")),
+            last_non_interactive_sign_in=parse_time(activity.get("lastNonInteractiveSignInDateTime")),
+            created=parse_time(u.get("createdDateTime")))
 
     async def default_domain(self) -> str | None:
         """The tenant's default verified domain (cached: it changes about never)."""
@@ -125,13 +127,13 @@ class DirectoryOps(TenantBase):
         """The tenant's verified domains (cached for the process, like the default domain)."""
         if self._domains is not None:
             return list(self._domains)
-        orgs = await self._graph_call("GET /organization", "Organization.Read.All",
-                                      self.graph.organization.get(config()))
+        orgs = await self._list_json("GET /organization", "Organization.Read.All", self.graph.organization)
         out: list[Domain] = []
-        for org in (orgs.value if orgs else None) or []:
-            for d in org.verified_domains or []:
-                if d.name:
-                    out.append(Domain(name=d.name, is_default=bool(d.is_default), is_initial=bool(d.is_initial)))
+        for org in orgs:
+            for d in org.get("verifiedDomains") or []:
+                if d.get("name"):
+                    out.append(Domain(name=str(d["name"]), is_default=bool(d.get("isDefault")),
+                                      is_initial=bool(d.get("isInitial"))))
         self._domains = tuple(out)
         return out
 
@@ -146,25 +148,24 @@ class DirectoryOps(TenantBase):
     async def list_sign_ins(self, *, user_principal_name: str, top: int = 50) -> list[SignIn]:
         query = SignInsRequestBuilder.SignInsRequestBuilderGetQueryParameters(
             filter=f"userPrincipalName eq {odata_literal(user_principal_name)}", top=top)
-        page = await self._graph_call("GET /auditLogs/signIns", "AuditLog.Read.All",
-                                      self.graph.audit_logs.sign_ins.get(config(query)))
+        page = await self._get_json("GET /auditLogs/signIns", "AuditLog.Read.All", self.graph.audit_logs.sign_ins,
+                                    query)
         out = []
-        for s in (page.value if page else None) or []:
-            loc = s.location
+        for s in page.get("value") or []:
+            loc = s.get("location") or {}
+            status = s.get("status") or {}
             out.append(SignIn(
-                id=s.id or "", created=s.created_date_time, ip_address=s.ip_address,
-                country=loc.country_or_region if loc else None, city=loc.city if loc else None,
-                app=s.app_display_name, client_app_used=s.client_app_used,
-                error_code=s.status.error_code if s.status else None,
-                risk_level=enum_text(s.risk_level_during_sign_in), user_agent=s.user_agent))
+                id=str(s.get("id") or ""), created=parse_time(s.get("createdDateTime")), ip_address=s.get("ipAddress"),
+                country=loc.get("countryOrRegion"), city=loc.get("city"), app=s.get("appDisplayName"),
+                client_app_used=s.get("clientAppUsed"), error_code=status.get("errorCode"),
+                risk_level=s.get("riskLevelDuringSignIn"), user_agent=s.get("userAgent")))
         return out
 
     async def get_risky_user(self, *, user_id: str) -> RiskyUser | None:
         """Identity Protection's view of the user; None when it has no record (never risky)."""
         try:
-            r = await self._graph_call("GET /identityProtection/riskyUsers/{id}", "IdentityRiskyUser.Read.All",
-                                       self.graph.identity_protection.risky_users.by_risky_user_id(user_id).get(
-                                           config()))
+            r = await self._get_json("GET /identityProtection/riskyUsers/{id}", "IdentityRiskyUser.Read.All",
+                                     self.graph.identity_protection.risky_users.by_risky_user_id(user_id))
         except NotFoundError:
             return None
         return _risky(r) if r else None
@@ -180,9 +181,8 @@ class DirectoryOps(TenantBase):
             clauses.append(f"riskLastUpdatedDateTime gt {updated_after.isoformat().replace('+00:00', 'Z')}")
         query = RiskyUsersRequestBuilder.RiskyUsersRequestBuilderGetQueryParameters(
             filter=" and ".join(clauses), top=top)
-        builder = self.graph.identity_protection.risky_users
-        items = await self._graph_pages("GET /identityProtection/riskyUsers", "IdentityRiskyUser.Read.All",
-                                        builder.get(config(query)), lambda link: builder.with_url(link).get(config()))
+        items = await self._list_json("GET /identityProtection/riskyUsers", "IdentityRiskyUser.Read.All",
+                                      self.graph.identity_protection.risky_users, query)
         return [_risky(r) for r in items]
 
     async def confirm_compromised(self, *, user_id: str) -> str | None:
@@ -202,16 +202,11 @@ class DirectoryOps(TenantBase):
 
     # ---- authentication methods ---------------------------------------------------------------
     async def list_auth_methods(self, *, user_id: str) -> list[AuthMethod]:
-        page = await self._graph_call("GET /users/{id}/authentication/methods", "UserAuthenticationMethod.Read.All",
-                                      self.graph.users.by_user_id(user_id).authentication.methods.get(config()))
-        out = []
-        for m in (page.value if page else None) or []:
-            raw = to_json(m)
-            out.append(AuthMethod(id=m.id or "", type=method_type(m.odata_type),
-                                  display_name=getattr(m, "display_name", None) or raw.get("phoneNumber")
-                                  or raw.get("emailAddress"),
-                                  created=m.created_date_time, raw=raw))
-        return out
+        items = await self._list_json("GET /users/{id}/authentication/methods", "UserAuthenticationMethod.Read.All",
+                                      self.graph.users.by_user_id(user_id).authentication.methods)
+        return [AuthMethod(id=str(m.get("id") or ""), type=method_type(m.get("@odata.type")),
+                           display_name=m.get("displayName") or m.get("phoneNumber") or m.get("emailAddress"),
+                           created=parse_time(m.get("createdDateTime")), raw=m) for m in items]
 
     async def delete_auth_method(self, *, user_id: str, method_type: str, method_id: str) -> str | None:
         if method_type not in METHOD_COLLECTIONS:
@@ -225,12 +220,11 @@ class DirectoryOps(TenantBase):
 
     # ---- roles and consents -------------------------------------------------------------------
     async def list_admin_roles(self, *, user_id: str) -> list[DirectoryRole]:
-        builder = self.graph.users.by_user_id(user_id).member_of.graph_directory_role
-        items = await self._graph_pages("GET /users/{id}/memberOf/microsoft.graph.directoryRole",
-                                        "RoleManagement.Read.Directory", builder.get(config()),
-                                        lambda link: builder.with_url(link).get(config()))
-        return [DirectoryRole(id=r.id or "", display_name=r.display_name or "", role_template_id=r.role_template_id)
-                for r in items]
+        items = await self._list_json("GET /users/{id}/memberOf/microsoft.graph.directoryRole",
+                                      "RoleManagement.Read.Directory",
+                                      self.graph.users.by_user_id(user_id).member_of.graph_directory_role)
+        return [DirectoryRole(id=str(r.get("id") or ""), display_name=str(r.get("displayName") or ""),
+                              role_template_id=r.get("roleTemplateId")) for r in items]
 
     async def remove_admin_role(self, *, role_id: str, user_id: str) -> str | None:
         cfg = config()
@@ -240,16 +234,19 @@ class DirectoryOps(TenantBase):
         return request_id(cfg)
 
     async def list_oauth_grants(self, *, user_id: str) -> list[OAuthGrant]:
-        builder = self.graph.users.by_user_id(user_id).oauth2_permission_grants
-        grants = await self._graph_pages("GET /users/{id}/oauth2PermissionGrants", "DelegatedPermissionGrant.Read.All",
-                                         builder.get(config()), lambda link: builder.with_url(link).get(config()))
-        apps = await asyncio.gather(*(self._service_principal(g.client_id) for g in grants if g.client_id))
-        names = dict(zip([g.client_id for g in grants if g.client_id], apps, strict=True))
-        return [OAuthGrant(id=g.id or "", client_id=g.client_id or "",
-                           client_display_name=names.get(g.client_id, (None, None))[0],
-                           client_app_id=names.get(g.client_id, (None, None))[1], consent_type=g.consent_type,
-                           principal_id=g.principal_id, resource_id=g.resource_id,
-                           scopes=tuple((g.scope or "").split())) for g in grants]
+        grants = await self._list_json("GET /users/{id}/oauth2PermissionGrants", "DelegatedPermissionGrant.Read.All",
+                                       self.graph.users.by_user_id(user_id).oauth2_permission_grants)
+        client_ids = list(dict.fromkeys(str(g["clientId"]) for g in grants if g.get("clientId")))
+        apps = dict(zip(client_ids, await asyncio.gather(*(self._service_principal(c) for c in client_ids)),
+                        strict=True))
+        out = []
+        for g in grants:
+            name, app_id = apps.get(str(g.get("clientId") or ""), (None, None))
+            out.append(OAuthGrant(id=str(g.get("id") or ""), client_id=str(g.get("clientId") or ""),
+                                  client_display_name=name, client_app_id=app_id, consent_type=g.get("consentType"),
+                                  principal_id=g.get("principalId"), resource_id=g.get("resourceId"),
+                                  scopes=tuple(str(g.get("scope") or "").split())))
+        return out
 
     async def _service_principal(self, sp_id: str) -> tuple[str | None, str | None]:
         """(displayName, appId) of a consented app. Cached for the process: an app's name and app id do
@@ -259,12 +256,11 @@ class DirectoryOps(TenantBase):
         query = ServicePrincipalItemRequestBuilder.ServicePrincipalItemRequestBuilderGetQueryParameters(
             select=["id", "displayName", "appId"])
         try:
-            sp = await self._graph_call("GET /servicePrincipals/{id}", "Application.Read.All",
-                                        self.graph.service_principals.by_service_principal_id(sp_id).get(
-                                            config(query)))
+            sp = await self._get_json("GET /servicePrincipals/{id}", "Application.Read.All",
+                                      self.graph.service_principals.by_service_principal_id(sp_id), query)
         except NotFoundError:
             return None, None
-        found = (sp.display_name, sp.app_id) if sp else (None, None)
+        found = (sp.get("displayName"), sp.get("appId"))
         self._service_principals[sp_id] = found
         return found
 
@@ -298,7 +294,7 @@ class DirectoryOps(TenantBase):
         return request_id(cfg)
 
 
-def _risky(r: Any) -> RiskyUser:
-    return RiskyUser(id=r.id or "", user_principal_name=r.user_principal_name, risk_level=enum_text(r.risk_level),
-                     risk_state=enum_text(r.risk_state), risk_detail=enum_text(r.risk_detail),
-                     last_updated=r.risk_last_updated_date_time)
+def _risky(r: dict[str, Any]) -> RiskyUser:
+    return RiskyUser(id=str(r.get("id") or ""), user_principal_name=r.get("userPrincipalName"),
+                     risk_level=r.get("riskLevel"), risk_state=r.get("riskState"), risk_detail=r.get("riskDetail"),
+                     last_updated=parse_time(r.get("riskLastUpdatedDateTime")))

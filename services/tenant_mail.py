@@ -11,7 +11,7 @@ from typing import Any
 
 from msgraph.generated.models.message_rule import MessageRule
 
-from services.tenant_base import TenantBase, config, request_id, to_json
+from services.tenant_base import TenantBase, config, request_id
 from services.tenant_models import (
     AuditBypass,
     BlockedSender,
@@ -96,10 +96,9 @@ class MailOps(TenantBase):
         return self.graph.users.by_user_id(user_id).mail_folders.by_mail_folder_id("inbox").message_rules
 
     async def list_inbox_rules(self, *, user_id: str) -> list[InboxRule]:
-        builder = self._rules(user_id)
-        items = await self._graph_pages("GET /users/{id}/mailFolders/inbox/messageRules", RULES_READ,
-                                        builder.get(config()), lambda link: builder.with_url(link).get(config()))
-        return [graph_rule(to_json(r)) for r in items]
+        items = await self._list_json("GET /users/{id}/mailFolders/inbox/messageRules", RULES_READ,
+                                      self._rules(user_id))
+        return [graph_rule(r) for r in items]
 
     async def set_inbox_rule_enabled(self, *, user_id: str, rule_id: str, enabled: bool) -> str | None:
         cfg = config()

@@ -50,7 +50,7 @@ async def serve(runtime: Any, *, stop: asyncio.Event | None = None, ready: async
     site = web.TCPSite(runner, settings.host, settings.port)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(signum, stop.set)

@@ -110,7 +110,10 @@ class Refused(Exception):
 
 
 def retryable(exc: TenantError) -> bool:
-    return exc.status in RETRYABLE_STATUSES or (exc.status is None and exc.code in _TRANSPORT_CODES)
+    # 404 on a write: the thing may be gone already (someone else removed it); read again and see.
+    if exc.status in RETRYABLE_STATUSES or exc.status == 404:
+        return True
+    return exc.status is None and exc.code in _TRANSPORT_CODES
 
 
 def retry_delay(exc: TenantError, attempt: int) -> float:
@@ -119,6 +122,8 @@ def retry_delay(exc: TenantError, attempt: int) -> float:
         return min(after, 30.0)
     if exc.status == 429:
         return 1.0
+    if exc.status == 404:
+        return 0.0
     return 0.1 * 2 ** attempt + random.uniform(0, 0.1)
 
 

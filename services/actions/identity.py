@@ -4,6 +4,7 @@ app consents. What counts as suspicious comes from the same pure rules the inves
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import datetime
 from typing import Any
@@ -81,12 +82,14 @@ class ResetMfa(Action):
     done_sentence = "Authentication methods registered since the compromise began were removed."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
-        methods = await ctx.once("methods", lambda: ctx.tenant.list_auth_methods(user_id=ctx.user.id))
         cutoff, ips = ctx.cutoff, set(ctx.options.get("attacker_ips") or ())
-        if cutoff is None or not ips:
-            # The incident did not record a cutoff: find it the way the investigation does.
-            sign_ins = await ctx.once("sign_ins", lambda: ctx.tenant.list_sign_ins(
-                user_principal_name=ctx.user.user_principal_name))
+        methods_read = ctx.once("methods", lambda: ctx.tenant.list_auth_methods(user_id=ctx.user.id))
+        if cutoff is not None and ips:
+            methods = await methods_read
+        else:
+            # The incident did not record a cutoff: find it the way the investigation does (same round trip).
+            methods, sign_ins = await asyncio.gather(methods_read, ctx.once("sign_ins", lambda: ctx.tenant.list_sign_ins(
+                user_principal_name=ctx.user.user_principal_name)))
             found = signin_finding(tuple(sign_ins))
             if found is not None:
                 ips |= set(found.details.get("attackerIps") or ())
@@ -115,7 +118,8 @@ class ResetMfa(Action):
         for m in self.targets(ctx, snapshot):
             kind, method_id, user_id = m["type"], m["id"], ctx.user.id
 
-            async def send(writer: Any, kind: str = kind, method_id: str = method_id) -> str | None:
+            async def send(writer: Any, kind: str = kind, method_id: str = method_id, user_id: str = user_id
+                           ) -> str | None:
                 return await writer.delete_auth_method(user_id=user_id, method_type=kind,  # type: ignore[no-any-return]
                                                        method_id=method_id)
 
@@ -145,7 +149,7 @@ class RemoveAdminRoles(Action):
         for role in snapshot["roles"]:
             role_id, user_id = role["id"], ctx.user.id
 
-            async def send(writer: Any, role_id: str = role_id) -> str | None:
+            async def send(writer: Any, role_id: str = role_id, user_id: str = user_id) -> str | None:
                 return await writer.remove_admin_role(role_id=role_id, user_id=user_id)  # type: ignore[no-any-return]
 
             writes.append(Write(key=f"role:{role_id}", summary=f"Removed from directory role {role['display_name']}.",

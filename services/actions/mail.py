@@ -4,6 +4,7 @@ exactly what was there."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.actions import reads
@@ -28,10 +29,10 @@ class DisableInboxRules(Action):
     done_sentence = "Suspicious inbox rules disabled (kept for the record)."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
-        graph = await reads.graph_rules(ctx)
-        exchange = await reads.exchange_rules(ctx)
+        graph, exchange, domains = await asyncio.gather(reads.graph_rules(ctx), reads.exchange_rules(ctx),
+                                                        reads.domains(ctx))
         return {"graphRules": [r.raw for r in graph], "exchangeRules": [r.raw for r in exchange],
-                "domains": list(await reads.domains(ctx))}
+                "domains": list(domains)}
 
     def targets(self, snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Suspicious enabled rules by key: how to reach each (Graph id, or Exchange identity)."""
@@ -151,15 +152,16 @@ class RemoveDelegates(Action):
     done_sentence = "Delegate permissions removed."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
-        perms = await ctx.once("mailbox_permissions", lambda: ctx.tenant.list_mailbox_permissions(mailbox=ctx.mailbox))
-        recips = await ctx.once("recipient_permissions",
-                                lambda: ctx.tenant.list_recipient_permissions(mailbox=ctx.mailbox))
+        perms, recips, mb, domains = await asyncio.gather(
+            ctx.once("mailbox_permissions", lambda: ctx.tenant.list_mailbox_permissions(mailbox=ctx.mailbox)),
+            ctx.once("recipient_permissions", lambda: ctx.tenant.list_recipient_permissions(mailbox=ctx.mailbox)),
+            reads.mailbox(ctx), reads.domains(ctx))
         return {"mailboxPermissions": [{"identity": p.identity, "user": p.user, "accessRights": list(p.access_rights),
                                         "isInherited": p.is_inherited, "deny": p.deny} for p in perms],
                 "recipientPermissions": [{"identity": r.identity, "trustee": r.trustee,
                                           "accessRights": list(r.access_rights), "isInherited": r.is_inherited}
                                          for r in recips],
-                **_mailbox_snapshot(await reads.mailbox(ctx)), "domains": list(await reads.domains(ctx))}
+                **_mailbox_snapshot(mb), "domains": list(domains)}
 
     def delegates(self, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
         perms = tuple(MailboxPermission(identity=p["identity"], user=p["user"], access_rights=tuple(p["accessRights"]),

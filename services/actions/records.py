@@ -7,9 +7,10 @@ itself stays in services.approvals, which the bot path goes through.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -22,6 +23,7 @@ from services.store.scrub import scrub
 from services.vocabulary import ActionId, Actor, Impact
 
 LEASE = timedelta(minutes=10)
+T = TypeVar("T")
 
 
 async def succeeded_in_incident(store: Store, *, incident_id: str) -> frozenset[ActionId]:
@@ -29,12 +31,15 @@ async def succeeded_in_incident(store: Store, *, incident_id: str) -> frozenset[
     query = sa.select(action_requests.c.action).where(action_requests.c.incident_id == incident_id,
                                                       action_requests.c.state == RequestState.SUCCEEDED.value)
     async with store.read() as conn:
-        return frozenset(ActionId(a) for a in (await conn.execute(query)).scalars().all() if a in ActionId.__members__.values())
+        names = (await conn.execute(query)).scalars().all()
+    known = {a.value for a in ActionId}
+    return frozenset(ActionId(a) for a in names if a in known)
 
 
 async def start_direct_run(store: Store, *, incident: Incident, actions: Iterable[ActionId], actor: Actor,
                            approver: Actor | None, reason: str, worker_id: str, override_unblock: bool,
-                           correlation_id: str | None, now: datetime) -> dict[ActionId, str]:
+                           correlation_id: str | None, now: datetime, undo_of: str | None = None
+                           ) -> dict[ActionId, str]:
     """Rows for a run that needs no approval round (the command line: the operator confirmed on the
     terminal), already claimed by `worker_id`. Returns the request id of each action."""
     batch_id = new_id("bat")
@@ -52,7 +57,7 @@ async def start_direct_run(store: Store, *, incident: Incident, actions: Iterabl
             "decided_by_id": decider.id, "decided_by_name": decider.name, "decided_at": now,
             "override": override_unblock and action is ActionId.UNBLOCK_SENDER, "lease_owner": worker_id,
             "lease_expires_at": now + LEASE, "attempts": 1, "started_at": now, "finished_at": None,
-            "result": None, "undo_of": None, "correlation_id": correlation_id,
+            "result": None, "undo_of": undo_of, "correlation_id": correlation_id,
         })
     async with store.write() as conn:
         await conn.execute(action_requests.insert(), rows)
@@ -79,12 +84,55 @@ async def save_snapshots(store: Store, *, taken: dict[str, tuple[ActionId, dict[
             for rid, (action, data) in taken.items()])
 
 
-async def record_write(store: Store, *, actor: Actor, action: ActionId, target: str, summary: str,
+async def record_write(journal: RunJournal, *, actor: Actor, action: ActionId, target: str, summary: str,
                        request_id: str | None, error: str | None, incident_id: str, correlation_id: str | None,
                        approver: Actor | None = None) -> None:
     """The audit row for one write, written as soon as its answer (or failure) arrives."""
     by = f" (approved by {approver.name})" if approver and approver.id != actor.id else ""
-    await audit.record(store, actor=actor, event=f"action.{action.value}", target=target,
-                       outcome="failed" if error else "applied", incident_id=incident_id,
-                       correlation_id=correlation_id, request_ids=[request_id] if request_id else [],
-                       detail=(f"{summary} Failed: {error}" if error else summary) + by)
+    await journal.audit(actor=actor, event=f"action.{action.value}", target=target,
+                        outcome="failed" if error else "applied", incident_id=incident_id,
+                        correlation_id=correlation_id, request_ids=[request_id] if request_id else [],
+                        detail=(f"{summary} Failed: {error}" if error else summary) + by)
+
+
+class RunJournal:
+    """Serialises one run's store writes and commits the audit rows of writes that land together in
+    one transaction (group commit). Concurrent SQLite writers otherwise queue on the file lock and
+    SQLite's busy handler sleeps between tries, which costs more than the writes themselves.
+
+    Every caller still waits until its row is committed, so a row is durable before the action moves on."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.lock = asyncio.Lock()
+        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def audit(self, **fields: Any) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((fields, fut))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        while self._pending:
+            async with self.lock:
+                batch, self._pending = self._pending, []
+                try:
+                    async with self.store.write() as conn:
+                        for fields, _ in batch:
+                            await audit.append(conn, **fields)
+                except Exception as exc:
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run one store transaction of this run without racing the journal's own."""
+        async with self.lock:
+            return await work()

@@ -13,7 +13,6 @@ so this module builds a second Tenant over the same endpoints and tokens (see th
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -132,7 +131,3 @@ def retry_after_of(exc: BaseException) -> float | None:
             except (TypeError, ValueError, StopIteration):
                 return None
     return None
-
-
-def ceil_seconds(value: float) -> int:
-    return int(math.ceil(value))

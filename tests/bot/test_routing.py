@@ -46,7 +46,8 @@ async def test_each_command_reaches_its_handler() -> None:
 
 async def test_help_and_unknown_answer_with_help() -> None:
     adapter = _adapter(Router())
-    await (await adapter.send("help")).assert_reply(lambda activity, _description=None: _contains(activity, "/compromised"))
+    await (await adapter.send("help")).assert_reply(
+        lambda activity, _description=None: _contains(activity, "/compromised"))
     await (await adapter.send("what is this")).assert_reply(
         lambda activity, _description=None: _contains(activity, "did not understand"))
 

@@ -13,6 +13,8 @@ from bot import create_app, exposure_refusal, is_loopback, listening_line
 from services.settings import SettingsError
 from tests.support.botfixtures import bare_runtime, sandbox_settings
 
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - the configuration these tests prove is refused
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -24,7 +26,7 @@ def _run_serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_no_app_id_on_all_interfaces_exits_with_one_sentence(tmp_path: Path) -> None:
-    result = _run_serve(tmp_path, HOST="0.0.0.0")
+    result = _run_serve(tmp_path, HOST=ALL_INTERFACES)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
@@ -38,7 +40,7 @@ def test_no_app_id_with_a_real_tenant_exits(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True),
-                                                ("[::1]", True), ("localhost", True), ("0.0.0.0", False),
+                                                ("[::1]", True), ("localhost", True), (ALL_INTERFACES, False),
                                                 ("::", False), ("10.0.0.1", False), ("bot.contoso.com", False)])
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
@@ -46,7 +48,7 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
 
 def test_create_app_refuses_unsafe_settings(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="MicrosoftAppId"):
-        create_app(bare_runtime(sandbox_settings(tmp_path, HOST="0.0.0.0")))
+        create_app(bare_runtime(sandbox_settings(tmp_path, HOST=ALL_INTERFACES)))
 
 
 def test_app_id_without_password_is_refused(tmp_path: Path) -> None:

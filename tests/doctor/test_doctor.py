@@ -75,6 +75,32 @@ async def test_exchange_without_manage_as_app_names_the_role_too(runtime: Runtim
     assert "Exchange RBAC" in line
 
 
+async def test_a_second_permission_behind_a_read_is_named_itself(runtime: Runtime,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # OAuth grants name their apps through the service principal: without Application.Read.All the
+    # grants read fails on that call, and the line names that permission, not the grants one.
+    await _set_permissions(runtime, remove=["Application.Read.All"])
+    code, lines = await _doctor(runtime, capsys)
+    assert code == 1
+    assert _failed(lines) == ["✗ OAuth grants (Application.Read.All) — grant the application permission "
+                              "Application.Read.All and admin consent."]
+
+
+async def test_without_user_read_the_account_reads_wait_for_it(runtime: Runtime,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    await _set_permissions(runtime, remove=["User.Read.All", "User.ReadWrite.All"])
+    code, lines = await _doctor(runtime, capsys)
+    failed = _failed(lines)
+    assert code == 1
+    assert failed[0] == "✗ Users (User.Read.All) — grant the application permission User.Read.All and admin consent."
+    assert all(line.endswith("— fix the Users check first: this read needs an account to look at.")
+               for line in failed[1:])
+    assert {line.split(" (")[0] for line in failed[1:]} == {
+        "✗ Sign-in logs", "✗ Identity Protection", "✗ Authentication methods", "✗ Mail rules",
+        "✗ Directory roles", "✗ OAuth grants", "✗ Group membership"}
+    assert "✓ Secure Score (SecurityEvents.Read.All)" in lines
+
+
 async def test_json_report_has_one_entry_per_line(runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
     await _set_permissions(runtime, remove=["SecurityEvents.Read.All"])
     code, lines = await _doctor(runtime, capsys, as_json=True)

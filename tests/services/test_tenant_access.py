@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -169,3 +171,28 @@ async def test_cli_prints_exhausted_retries_as_one_sentence(runtime: Runtime, ca
     assert err.strip() == err.strip().splitlines()[0]
     assert "kept answering 429 Too Many Requests" in err and "after 3 retries" in err
     assert "Traceback" not in err
+
+
+async def test_cli_json_has_the_documented_shape(runtime: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    assert await handler(argparse.Namespace(who="alice", json=True, fixture=None), runtime) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["user"]) == {"id", "userPrincipalName", "displayName", "accountEnabled"}
+    assert {"kind", "severity", "title", "evidence", "actions"} <= set(out["findings"][0])
+    assert out["recommended_actions"][:2] == ["reset_password", "revoke_sessions"]
+    assert await handler(argparse.Namespace(who="a", json=True, fixture=None), runtime) == 3
+    assert "ambiguous" in json.loads(capsys.readouterr().out)
+    assert await handler(argparse.Namespace(who="zebediah", json=True, fixture=None), runtime) == 4
+    assert "zebediah" in capsys.readouterr().err
+
+
+def test_fixture_option_reaches_settings_before_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import _parser
+    from services.settings import load_settings
+
+    # Recorded so the variable the option sets is undone after the test.
+    monkeypatch.setenv("CONTAIN_SANDBOX_FIXTURE", "")
+    fixture = tmp_path / "tenant.json"
+    fixture.write_text("{}")
+    args = _parser().parse_args(["investigate", "bob", "--fixture", str(fixture)])
+    assert args.fixture == fixture
+    assert load_settings({**os.environ, "CONTAIN_HOME": str(tmp_path)}).sandbox_fixture == fixture
