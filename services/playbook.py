@@ -139,18 +139,25 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
     wanted = order(actions)
     now = clock()
     worker = f"run-{os.getpid()}-{new_id('w', 6)}"
-    request_ids = await start_direct_run(store, incident=incident, actions=wanted, actor=actor, approver=approver,
-                                         reason=reason, worker_id=worker, override_unblock=override_unblock,
-                                         correlation_id=correlation_id, now=now)
-    before = await succeeded_in_incident(store, incident_id=incident.id)
     journal = RunJournal(store)
-    ctx = context_for(tenant=tenant, incident=incident, user=user, options=options, succeeded=before,
+    ctx = context_for(tenant=tenant, incident=incident, user=user, options=options,
                       override_unblock=override_unblock, clock=clock,
                       record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=correlation_id))
 
-    # Round one: every snapshot (shared reads made once).
-    snaps = await asyncio.gather(*(ACTIONS[a].snapshot(ctx) for a in wanted), return_exceptions=True)
+    async def bookkeeping() -> tuple[dict[ActionId, str], frozenset[ActionId]]:
+        ids = await start_direct_run(store, incident=incident, actions=wanted, actor=actor, approver=approver,
+                                     reason=reason, worker_id=worker, override_unblock=override_unblock,
+                                     correlation_id=correlation_id, now=now)
+        return ids, await succeeded_in_incident(store, incident_id=incident.id)
+
+    # Round one: every snapshot (shared reads made once), while the requests are recorded.
+    booked, *snaps = await asyncio.gather(bookkeeping(), *(ACTIONS[a].snapshot(ctx) for a in wanted),
+                                          return_exceptions=True)
+    if isinstance(booked, BaseException):
+        raise booked
+    request_ids, before = booked
+    ctx = _with_succeeded(ctx, before)
     taken = {request_ids[a]: (a, s) for a, s in zip(wanted, snaps, strict=True) if isinstance(s, dict)}
     await save_snapshots(store, taken=taken, now=clock())
 
@@ -185,8 +192,8 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
             except TenantError as exc:
                 result = _result(action, ActionStatus.FAILED, verified=False, detail=exc.sentence)
         on_applied(action_id)(False)  # no-op when already told; releases dependants after a failure
-        await journal.exclusive(lambda: approvals.finish(store, request_id=request_ids[action_id], worker_id=worker,
-                                                         result=result))
+        await journal.finish(request_id=request_ids[action_id], worker_id=worker, result=result,
+                             target=incident.target_upn, approver=approver)
         await _tell(on_progress, result)
         return result
 

@@ -88,8 +88,9 @@ class ResetMfa(Action):
             methods = await methods_read
         else:
             # The incident did not record a cutoff: find it the way the investigation does (same round trip).
-            methods, sign_ins = await asyncio.gather(methods_read, ctx.once("sign_ins", lambda: ctx.tenant.list_sign_ins(
-                user_principal_name=ctx.user.user_principal_name)))
+            sign_ins_read = ctx.once("sign_ins", lambda: ctx.tenant.list_sign_ins(
+                user_principal_name=ctx.user.user_principal_name))
+            methods, sign_ins = await asyncio.gather(methods_read, sign_ins_read)
             found = signin_finding(tuple(sign_ins))
             if found is not None:
                 ips |= set(found.details.get("attackerIps") or ())

@@ -10,20 +10,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.approvals_common import is_high_impact
-from services.store import audit
-from services.store.db import Store, new_id
+from services.store import audit, requests
+from services.store.db import Store, new_id, utcnow
+from services.store.incidents import mark_contained_if_done
 from services.store.records import Incident, RequestState
 from services.store.schema import action_requests, snapshots
 from services.store.scrub import scrub
-from services.vocabulary import ActionId, Actor, Impact
+from services.vocabulary import ActionId, ActionResult, Actor, Impact
 
 LEASE = timedelta(minutes=10)
-T = TypeVar("T")
+Entry = Callable[[AsyncConnection], Awaitable[None]]
 
 
 async def succeeded_in_incident(store: Store, *, incident_id: str) -> frozenset[ActionId]:
@@ -96,21 +98,61 @@ async def record_write(journal: RunJournal, *, actor: Actor, action: ActionId, t
 
 
 class RunJournal:
-    """Serialises one run's store writes and commits the audit rows of writes that land together in
-    one transaction (group commit). Concurrent SQLite writers otherwise queue on the file lock and
-    SQLite's busy handler sleeps between tries, which costs more than the writes themselves.
+    """Serialises one run's store writes and commits whatever is waiting together in one transaction
+    (group commit): the audit rows of writes that land at the same moment, and action results.
+    Concurrent SQLite writers otherwise queue on the file lock, and SQLite's busy handler sleeps
+    between tries, which costs more than the writes themselves.
 
-    Every caller still waits until its row is committed, so a row is durable before the action moves on."""
+    Every caller waits until its entry is committed, so a row is durable before the action moves on."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.lock = asyncio.Lock()
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._pending: list[tuple[Entry, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def audit(self, **fields: Any) -> None:
+        async def entry(conn: AsyncConnection) -> None:
+            await audit.append(conn, **fields)
+
+        await self._submit(entry)
+
+    async def finish(self, *, request_id: str, worker_id: str, result: ActionResult, target: str,
+                     approver: Actor | None) -> None:
+        """Record an action's result like services.approvals.finish does (the request leaves RUNNING if
+        this worker holds it, the result is audited either way, the incident becomes contained when
+        every request is final), batched with the run's other store writes."""
+        data = scrub(result.to_json())  # to_json leaves the temporary password out
+
+        async def entry(conn: AsyncConnection) -> None:
+            now = utcnow()
+            req = await requests.get_in(conn, request_id=request_id)
+            if req is None:
+                return
+            held = await requests.transition(
+                conn, request_id=request_id, from_states=[RequestState.RUNNING],
+                values={"state": RequestState(result.status.value), "result": data, "finished_at": now,
+                        "lease_owner": None, "lease_expires_at": None},
+                extra_where=[action_requests.c.lease_owner == worker_id])
+            detail = str(data.get("detail", ""))
+            if approver is not None and approver.id != req.requested_by_id:
+                detail = f"{detail} (approved by {approver.name})"
+            if not held:
+                detail += f"; {worker_id} had lost this request, so its state was left unchanged"
+            await audit.append(conn, actor=Actor(req.requested_by_id, req.requested_by_name),
+                               event=f"action.{req.action}", target=target, outcome=result.status.value,
+                               incident_id=req.incident_id, correlation_id=req.correlation_id,
+                               request_ids=data.get("request_ids") or (), detail=detail, at=now)
+            if held and await mark_contained_if_done(conn, incident_id=req.incident_id, now=now):
+                await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.contained", target=target,
+                                   outcome="contained", incident_id=req.incident_id, at=now,
+                                   detail=f"Every action of incident {req.incident_id} has finished and none failed.")
+
+        await self._submit(entry)
+
+    async def _submit(self, entry: Entry) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((fields, fut))
+        self._pending.append((entry, fut))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._flush())
         await fut
@@ -121,8 +163,8 @@ class RunJournal:
                 batch, self._pending = self._pending, []
                 try:
                     async with self.store.write() as conn:
-                        for fields, _ in batch:
-                            await audit.append(conn, **fields)
+                        for entry, _ in batch:
+                            await entry(conn)
                 except Exception as exc:
                     for _, fut in batch:
                         if not fut.done():
@@ -131,8 +173,3 @@ class RunJournal:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_result(None)
-
-    async def exclusive(self, work: Callable[[], Awaitable[T]]) -> T:
-        """Run one store transaction of this run without racing the journal's own."""
-        async with self.lock:
-            return await work()
