@@ -148,7 +148,7 @@ class Authority:
         cert = None
         for c in app.get("certificates", []):
             x5t, x5t256 = thumbprints(c["pem"])
-            if header.get("x5t#S256") == x5t256 or header.get("x5t") == x5t:
+            if str(header.get("x5t#S256", "")).rstrip("=") == x5t256 or str(header.get("x5t", "")).rstrip("=") == x5t:
                 cert = c
                 break
         if cert is None:

@@ -60,6 +60,8 @@ async def member_of(call: Call) -> web.Response:
 
 @graph(ROUTES, "GET", "/users/{id}/memberOf/microsoft.graph.directoryRole", perms=(*USER_READ, *ROLE_READ),
        query={"$select", "$top", "$skiptoken"})
+@graph(ROUTES, "GET", "/users/{id}/memberOf/graph.directoryRole", perms=(*USER_READ, *ROLE_READ),
+       query={"$select", "$top", "$skiptoken"})  # the short cast form msgraph-sdk sends; Graph accepts both
 async def member_of_roles(call: Call) -> web.Response:
     user = call.state.user(call.params["id"])
     select = odata.parse_select(call.query.get("$select"),

@@ -65,9 +65,11 @@ async def test_alerts_sharing_a_timestamp_are_each_handed_on_once(runtime: Runti
 
 async def test_a_late_alert_inside_the_overlap_window_is_not_missed(runtime: Runtime,
                                                                     raise_alert: Callable[..., Any]) -> None:
-    await poller(runtime).run_once()
+    # A cursor that has been running for a while (the first poll looked back an hour).
+    await poll_defender_alerts(store=runtime.store, tenant=runtime.tenant, investigate=False,
+                               initial_lookback=timedelta(hours=1))
     await raise_alert("bob", kind="defender")
-    await poll_defender_alerts(store=runtime.store, tenant=runtime.tenant, investigate=False)
+    assert len(await poll_defender_alerts(store=runtime.store, tenant=runtime.tenant, investigate=False)) == 1
     late = await raise_alert("carol", kind="defender")
     # Visible only now, but stamped two minutes before the cursor.
     stored = next(x for x in runtime.sandbox.state.data["alerts"] if x["id"] == late["id"])

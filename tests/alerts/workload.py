@@ -53,10 +53,17 @@ def deliveries(*, total: int, accounts: int, duplicate_share: float, bad_share: 
     n_valid = total - n_bad - n_dup
     assert n_valid >= accounts
 
+    stamps: set[tuple[str, int]] = set()
+
     def make(alert_id: str, who: str, kind: str, *, tamper: bool = False) -> Delivery:
         body = json.dumps({"alert_id": alert_id, "source": "siem", "account": who, "severity": "high",
                            "title": "Impossible travel"}).encode()
-        ts = str(int(now) - rng.randint(0, 120))
+        # A redelivery is re-signed with its own timestamp; the same body and timestamp again would be a replay.
+        ts_int = int(now) - rng.randint(0, 240)
+        while (alert_id, ts_int) in stamps:
+            ts_int -= 1
+        stamps.add((alert_id, ts_int))
+        ts = str(ts_int)
         signature = sign(SECRET, ts, body)
         if tamper:
             signature = sign("not-the-secret", ts, body)
