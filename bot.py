@@ -374,13 +374,16 @@ def _reference_sink(runtime: Runtime) -> Any:
     return keep
 
 
-def create_app(runtime: Runtime, *, adapter: Any = None, router: Any = None) -> web.Application:
+def create_app(runtime: Runtime, *, adapter: Any = None, router: Any = None,
+               install_flows: bool | None = None) -> web.Application:
     """The bot's aiohttp app: POST /api/messages and GET /healthz.
 
     Refuses (SettingsError, one sentence) to build an app that would act on anyone's POST: an empty
     MicrosoftAppId is accepted only in sandbox mode on loopback. `adapter` replaces the CloudAdapter
     built from settings (tests point its token validation at a local OpenID stand-in); `router`
-    replaces the default dialog router (the flows register their handlers on it)."""
+    replaces the default dialog router. With a store and a tenant in `runtime`, the conversation flows
+    (dialogs.flows) are registered on the default router (or on `router` with install_flows=True), and the
+    execution worker and the expiry timers start and stop with the app."""
     from dialogs.gateway import Gateway
     from dialogs.router import Router
 
@@ -390,6 +393,8 @@ def create_app(runtime: Runtime, *, adapter: Any = None, router: Any = None) -> 
         raise SettingsError(refusal)
     auth_off = not settings.app_id
     runtime.extras["auth_off"] = auth_off
+    if install_flows is None:
+        install_flows = router is None  # a router passed in (tests) is used as given
     if router is None:
         router = Router(on_reference=_reference_sink(runtime))
     adapter = adapter if adapter is not None else build_adapter(settings)
@@ -404,12 +409,118 @@ def create_app(runtime: Runtime, *, adapter: Any = None, router: Any = None) -> 
     app[RUNTIME_KEY] = runtime
     app.router.add_post("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
+    if install_flows and getattr(runtime, "store", None) is not None and getattr(runtime, "tenant", None) is not None:
+        _install_flows(app, runtime, router, gateway, auth_off)
 
     async def _drain(_app: web.Application) -> None:
         await gateway.drain()
 
     app.on_shutdown.append(_drain)
     return app
+
+
+# --- The conversation flows: registered on the router, worker and timers started with the app ---------
+
+FLOWS_KEY: web.AppKey[Any] = web.AppKey("contain.flows")
+
+
+def responders_group_id(runtime: Runtime) -> str | None:
+    """CONTAIN_RESPONDERS_GROUP_ID, else (sandbox mode) the group the sandbox tenant declares. A real
+    tenant without the setting is refused: nobody could be told apart from a responder."""
+    settings = runtime.settings
+    if settings.responders_group_id:
+        return settings.responders_group_id
+    if not settings.sandbox:
+        raise SettingsError("CONTAIN_RESPONDERS_GROUP_ID must be set: only members of that Entra group may act "
+                            "through Contain.")
+    if runtime.sandbox is not None:
+        found = runtime.sandbox.info().get("respondersGroupId")
+        return str(found) if found else None
+    return None  # a sandbox at CONTAIN_SANDBOX_URL: asked at start-up
+
+
+async def _remote_sandbox_group(settings: Settings) -> str | None:
+    import httpx
+
+    if not settings.sandbox_url:
+        return None
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            response = await client.get(f"{settings.sandbox_url}/_sandbox/info")
+            response.raise_for_status()
+            found = response.json().get("respondersGroupId")
+    except (httpx.HTTPError, ValueError):
+        return None
+    return str(found) if found else None
+
+
+def proactive_poster(gateway: Any) -> Any:
+    """post_to(stored reference) -> Poster: posts into a stored conversation after the turn (the worker,
+    the timers), through continue_conversation with the bot app id like every later post."""
+    from botbuilder.schema import ConversationReference
+
+    from dialogs.gateway import _ConversationPoster
+    from dialogs.router import Person, Turn
+
+    def post_to(reference: dict[str, Any]) -> Any:
+        ref = ConversationReference().deserialize(dict(reference))
+        conversation = ref.conversation
+        turn = Turn(kind="message", user=Person(aad_id="", name=""),
+                    conversation_id=conversation.id if conversation else "",
+                    conversation_type=(conversation.conversation_type if conversation else None) or "personal",
+                    tenant_id=conversation.tenant_id if conversation else None, activity_id=None, reply_to_id=None,
+                    auth_off=gateway.auth_off, sandbox=gateway.sandbox)
+        return _ConversationPoster(gateway, ref, turn)
+
+    return post_to
+
+
+def _install_flows(app: web.Application, runtime: Runtime, router: Any, gateway: Any, auth_off: bool) -> None:
+    from datetime import timedelta
+
+    from dialogs.flows import FlowDeps, install
+    from services.responders import responder_check
+
+    settings = runtime.settings
+    group_id = responders_group_id(runtime)
+    checks: dict[str, Any] = {}
+
+    def arm(gid: str) -> None:
+        try:
+            checks["check"] = responder_check(tenant=runtime.tenant, group_id=gid)
+        except ValueError:
+            raise SettingsError("CONTAIN_RESPONDERS_GROUP_ID must be the responders group's object id (a GUID).") \
+                from None
+
+    if group_id:
+        arm(group_id)
+
+    async def is_responder(user_id: str) -> bool:
+        check = checks.get("check")
+        return bool(check is not None and await check(user_id))  # no group known yet: nobody acts
+
+    deps = FlowDeps(store=runtime.store, tenant=runtime.tenant, is_responder=is_responder,
+                    post_to=proactive_poster(gateway), sandbox=settings.sandbox, auth_off=auth_off,
+                    ttl=timedelta(minutes=settings.request_ttl_minutes),
+                    summary_audit_wait_s=float(runtime.extras.get("summary_audit_wait_s", 20.0)))
+    flows = install(router, deps, timer_interval_s=float(runtime.extras.get("timer_interval_s", 5.0)))
+    app[FLOWS_KEY] = flows
+    runtime.extras["flows"] = flows
+
+    async def start(_app: web.Application) -> None:
+        if "check" not in checks:
+            gid = await _remote_sandbox_group(settings)
+            if gid:
+                arm(gid)
+            else:
+                log.warning("no responders group is known: every action will be refused")
+        flows.start()
+
+    async def stop(_app: web.Application) -> None:
+        await flows.stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
 
 
 def listening_line(settings: Settings, auth_off: bool) -> str:

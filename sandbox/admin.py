@@ -14,6 +14,7 @@ from cryptography import x509
 
 from sandbox.auth import thumbprints
 from sandbox.fixture import iso
+from sandbox.routing import SERVER
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -29,7 +30,7 @@ def _server(request: web.Request) -> SandboxServer:
         loopback = False
     if not loopback:
         raise web.HTTPForbidden(text="The sandbox admin API answers loopback callers only.")
-    return request.app["sandbox"]  # type: ignore[no-any-return]
+    return request.app[SERVER]  # type: ignore[no-any-return]
 
 
 def _problem(message: str, status: int = 400) -> web.Response:
@@ -147,9 +148,9 @@ async def alerts(request: web.Request) -> web.Response:
 
 def raise_alert(server: SandboxServer, body: dict[str, Any]) -> dict[str, Any]:
     """Make an account risky (Identity Protection) or add a Defender alert with user evidence."""
-    user = server.state.find_user(str(body.get("user", ""))) or next(
-        (u for u in server.state.users if u["userPrincipalName"].split("@")[0].lower() == str(body.get("user")).lower()),
-        None)
+    who = str(body.get("user", ""))
+    user = server.state.find_user(who) or next(
+        (u for u in server.state.users if u["userPrincipalName"].split("@")[0].lower() == who.lower()), None)
     if user is None:
         raise ValueError(f"No user matches {body.get('user')!r}.")
     kind = body.get("kind", "defender")

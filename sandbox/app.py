@@ -21,7 +21,7 @@ from sandbox.errors import ExoError, GraphError, bad_request, exo_error_body, fo
 from sandbox.exchange import cmdlet_name, invoke_command
 from sandbox.faults import Decision
 from sandbox.records import RequestRecord
-from sandbox.routing import Call, Route
+from sandbox.routing import REQUEST_ID, SERVER, Call, Route
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -39,7 +39,7 @@ _WWW_AUTH = ('Bearer realm="", authorization_uri="https://login.microsoftonline.
 
 def build_app(server: SandboxServer) -> web.Application:
     app = web.Application(middlewares=[_middleware], client_max_size=4 * 1024 * 1024)
-    app["sandbox"] = server
+    app[SERVER] = server
     for prefix in ("/v1.0", "/beta"):
         for route in GRAPH_ROUTES:
             app.router.add_route(route.method, prefix + route.template, _graph_handler(route))
@@ -66,9 +66,19 @@ def _graph_query(request: web.Request, route: Route) -> dict[str, str]:
     return query
 
 
+def _without_annotations(value: Any) -> Any:
+    """Graph accepts `@odata.type` and other instance annotations in request bodies (msgraph-sdk sends
+    them on every model); handlers see only the properties."""
+    if isinstance(value, dict):
+        return {k: _without_annotations(v) for k, v in value.items() if not k.startswith("@odata.")}
+    if isinstance(value, list):
+        return [_without_annotations(v) for v in value]
+    return value
+
+
 def _graph_handler(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        server: SandboxServer = request.app["sandbox"]
+        server: SandboxServer = request.app[SERVER]
         claims, reason = server.authority.verify(request.headers.get("Authorization"), GRAPH_AUDIENCE)
         if claims is None:
             raise GraphError(401, "InvalidAuthenticationToken", reason, headers={"WWW-Authenticate": _WWW_AUTH})
@@ -81,12 +91,12 @@ def _graph_handler(route: Route) -> Callable[[web.Request], Awaitable[web.Stream
             raw = await request.read()
             if raw.strip():
                 try:
-                    body = json.loads(raw)
+                    body = _without_annotations(json.loads(raw))
                 except ValueError:
                     raise bad_request("Unable to read JSON request payload. Please ensure Content-Type header is set "
                                       "and payload is of valid JSON format.") from None
         call = Call(request=request, server=server, route=route, params=dict(request.match_info), query=query,
-                    body=body, request_id=request["request_id"], claims=claims, perms=perms)
+                    body=body, request_id=request[REQUEST_ID], claims=claims, perms=perms)
         response = await route.handler(call)
         if route.write and response.status < 300:
             server.record_write(method=request.method, route=route.name,
@@ -157,10 +167,10 @@ async def _fault(decision: Decision, kind: str, request_id: str, client_request_
 @web.middleware
 async def _middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
-    server: SandboxServer = request.app["sandbox"]
+    server: SandboxServer = request.app[SERVER]
     request_id = str(uuid.uuid4())
     client_request_id = request.headers.get("client-request-id") or request_id
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     route, kind = await _label(request)
     response: web.StreamResponse
     decision = server.faults.decide(route) if kind in ("graph", "exo", "login") else Decision()

@@ -20,6 +20,7 @@ import jwt
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -56,8 +57,10 @@ class Authority:
     def __init__(self, server: SandboxServer) -> None:
         self.server = server
         key_pem = server.keys.signing_key_pem()
-        self.private_key = serialization.load_pem_private_key(key_pem, password=None)
-        self.public_key = self.private_key.public_key()  # type: ignore[union-attr]
+        private_key = serialization.load_pem_private_key(key_pem, password=None)
+        assert isinstance(private_key, rsa.RSAPrivateKey)
+        self.private_key = private_key
+        self.public_key = private_key.public_key()
 
     # -- discovery -------------------------------------------------------------------------------
     def _check_tenant(self, request: web.Request) -> web.Response | None:
@@ -98,7 +101,7 @@ class Authority:
         if (err := self._check_tenant(request)) is not None:
             return err
         form = await request.post()
-        grant = form.get("grant_type")
+        grant = str(form.get("grant_type") or "")
         if grant != "client_credentials":
             return _aad_error(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type "
                               f"'{grant}'.")

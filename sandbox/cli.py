@@ -14,7 +14,8 @@ from services.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("sandbox", help="the embedded sandbox tenant (Graph and Exchange Online on loopback)")
+    parser = subparsers.add_parser("sandbox",
+                                   help="the embedded sandbox tenant (Graph and Exchange Online on loopback)")
     verbs = parser.add_subparsers(dest="sandbox_command", metavar="VERB")
     serve = verbs.add_parser("serve", help="run the sandbox tenant until interrupted")
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")

@@ -16,6 +16,7 @@ from sandbox.auth import EXCHANGE_AUDIENCE
 from sandbox.errors import ExoError
 from sandbox.exchange_cmdlets import CMDLETS, Ctx, bind
 from sandbox.odata import decode_skiptoken, encode_skiptoken
+from sandbox.routing import REQUEST_ID, SERVER
 
 if TYPE_CHECKING:
     from sandbox.server import SandboxServer
@@ -35,7 +36,7 @@ def cmdlet_name(body: bytes) -> str:
 
 
 async def invoke_command(request: web.Request) -> web.Response:
-    server: SandboxServer = request.app["sandbox"]
+    server: SandboxServer = request.app[SERVER]
     tenant = request.match_info["tenant"]
     claims, reason = server.authority.verify(request.headers.get("Authorization"), EXCHANGE_AUDIENCE)
     if claims is None:
@@ -70,7 +71,7 @@ async def invoke_command(request: web.Request) -> web.Response:
     if cmd.write and target is not None:
         server.record_write(method="POST", route=f"EXO {cmd.name}", target=target,
                             body={"CmdletInput": {"CmdletName": cmd.name, "Parameters": params}},
-                            request_id=request["request_id"])
+                            request_id=request[REQUEST_ID])
     size = int(server.state.options["exoPageSize"])
     offset = decode_skiptoken(request.query.get("$skiptoken"))
     base = f"http://{request.host}/adminapi/beta/{tenant}"

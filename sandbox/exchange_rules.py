@@ -20,7 +20,8 @@ def rule_view(user: dict[str, Any], mb: dict[str, Any], rule: dict[str, Any]) ->
     return {
         "Identity": f"{alias}\\{rule['ruleIdentity']}", "RuleIdentity": rule["ruleIdentity"], "Name": rule["name"],
         "Enabled": rule["enabled"], "Priority": rule["priority"], "MailboxOwnerId": alias,
-        "ForwardTo": _addresses(a.get("forwardTo")), "ForwardAsAttachmentTo": _addresses(a.get("forwardAsAttachmentTo")),
+        "ForwardTo": _addresses(a.get("forwardTo")),
+        "ForwardAsAttachmentTo": _addresses(a.get("forwardAsAttachmentTo")),
         "RedirectTo": _addresses(a.get("redirectTo")), "DeleteMessage": bool(a.get("delete")),
         "SoftDeleteMessage": bool(a.get("permanentDelete")), "MarkAsRead": bool(a.get("markAsRead")),
         "MoveToFolder": f"{alias}:\\{folder}" if folder else None,

@@ -62,7 +62,8 @@ def read_fixture(path: Path | None) -> tuple[dict[str, Any], str]:
     except ValueError as exc:
         raise FixtureError(f"The sandbox fixture {path} is not valid JSON: {exc}.") from None
     if not isinstance(data, dict) or data.get("schemaVersion") != SCHEMA_VERSION:
-        raise FixtureError(f"The sandbox fixture {path} must be a JSON object with \"schemaVersion\": {SCHEMA_VERSION}.")
+        raise FixtureError(f"The sandbox fixture {path} must be a JSON object with "
+                           f"\"schemaVersion\": {SCHEMA_VERSION}.")
     for key in ("tenant", "apps", "users"):
         if key not in data:
             raise FixtureError(f"The sandbox fixture {path} has no \"{key}\".")

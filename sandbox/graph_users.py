@@ -18,8 +18,8 @@ ROUTES: list[Route] = []
 USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 USER_PROPERTIES = (
     "id deletedDateTime aboutMe accountEnabled ageGroup assignedLicenses assignedPlans birthday businessPhones city "
-    "companyName consentProvidedForMinor country createdDateTime creationType customSecurityAttributes department displayName "
-    "employeeHireDate employeeId employeeLeaveDateTime employeeOrgData employeeType externalUserState "
+    "companyName consentProvidedForMinor country createdDateTime creationType customSecurityAttributes department "
+    "displayName employeeHireDate employeeId employeeLeaveDateTime employeeOrgData employeeType externalUserState "
     "externalUserStateChangeDateTime faxNumber givenName hireDate identities imAddresses interests "
     "isResourceAccount jobTitle lastPasswordChangeDateTime legalAgeGroupClassification licenseAssignmentStates mail "
     "mailNickname mailboxSettings mobilePhone mySite officeLocation onPremisesDistinguishedName onPremisesDomainName "

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sandbox.state import TenantState
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+SERVER: web.AppKey[Any] = web.AppKey("contain_sandbox")  # the SandboxServer an app belongs to
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def graph(routes: list[Route], method: str, template: str, *, perms: Iterable[st
     """Register a handler. POST/PATCH/PUT/DELETE count as writes unless `write=False` (e.g. a POST that reads)."""
     def register(fn: Handler) -> Handler:
         routes.append(Route(method=method, template=template, handler=fn, perms=tuple(perms),
-                            write=method in ("POST", "PATCH", "PUT", "DELETE") if write is None else write, query=frozenset(query)))
+                            write=method in ("POST", "PATCH", "PUT", "DELETE") if write is None else write,
+                            query=frozenset(query)))
         return fn
 
     return register

@@ -155,7 +155,7 @@ class SandboxServer:
 def _bound_port(site: web.TCPSite) -> int:
     server = site._server  # aiohttp keeps the asyncio server here; port 0 means "pick one"
     assert server is not None
-    return int(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    return int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
 
 
 async def fetch_endpoints(url: str, *, home: Path) -> TenantEndpoints:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.errors import not_found
-from sandbox.fixture import SCHEMA_VERSION, iso, load_fixture, read_fixture
+from sandbox.fixture import SCHEMA_VERSION, FixtureError, iso, load_fixture, read_fixture
 
 
 class TenantState:
@@ -31,7 +31,13 @@ class TenantState:
     # -- lifecycle -------------------------------------------------------------------------------
     def reset(self) -> None:
         """Restore the fixture (dates re-resolved against now) and persist it."""
-        self.data = load_fixture(self._raw)
+        try:
+            self.data = load_fixture(self._raw)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            if isinstance(exc, FixtureError):
+                raise
+            where = self.fixture_path or "(default)"
+            raise FixtureError(f"The sandbox fixture {where} is malformed near {exc!s}.") from None
         self.data["fixtureDigest"] = self.fixture_digest
         self.save()
 

@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-import sqlalchemy as sa
-
+from services import alerts_record as alert_rows
 from services import webhook
+from services.alerts_record import AlertRow
 from services.errors import TenantError
 from services.investigation import investigate as run_investigation
 from services.resolve import resolve
-from services.store import alerts as alert_store
 from services.store import audit, dedupe, incidents
 from services.store.db import Store
 from services.store.records import Incident, IncidentSource
-from services.store.schema import alerts as alerts_table
 from services.tenant import Tenant
 from services.vocabulary import Actor, FindingKind, Investigation, Resolved, UserRef
 from services.webhook import WebhookRefused
@@ -41,11 +41,16 @@ ALERTS_ACTOR = Actor(id="contain", name="Contain alerts")
 REPLAY_STATUS = 409  # a replay carries a valid signature: 401 would wrongly tell the sender its secret is bad
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _SOURCE_LEN = 32  # the store keeps this much of a source name; dedupe and link must use the same key
+RESOLVE_TTL_S = 60.0
+_RESOLVE_CACHE_MAX = 5000
+_resolved: weakref.WeakKeyDictionary[Tenant, dict[str, tuple[float, UserRef]]] = weakref.WeakKeyDictionary()
 
 
 class IntakeStatus(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    # Never returned by ingest: a refused delivery raises WebhookRefused. Here for callers that report
+    # every delivery in one shape (see describe_refusal).
     REFUSED = "refused"
     UNRESOLVED = "unresolved"
 
@@ -105,11 +110,25 @@ def source_key(source: str) -> str:
 
 async def resolve_account(tenant: Tenant, account: str) -> UserRef | None:
     """An object id is looked up directly; anything else goes through the responders' resolver, and
-    only an unambiguous match counts (an alert never guesses between two people)."""
+    only an unambiguous match counts (an alert never guesses between two people).
+
+    A found account is remembered for a minute: a detector that fires in bursts names the same
+    account again and again, and each lookup is a Graph round trip. Misses are not remembered."""
+    cache = _resolved.setdefault(tenant, {})
+    key = account.casefold()
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < RESOLVE_TTL_S:
+        return hit[1]
     if _GUID.match(account):
-        return await tenant.get_user(user_id=account)
-    resolution = await resolve(tenant, account)
-    return resolution.user if isinstance(resolution, Resolved) else None
+        user = await tenant.get_user(user_id=account)
+    else:
+        resolution = await resolve(tenant, account)
+        user = resolution.user if isinstance(resolution, Resolved) else None
+    if user is not None:
+        if len(cache) >= _RESOLVE_CACHE_MAX:
+            cache.clear()
+        cache[key] = (time.monotonic(), user)
+    return user
 
 
 def _cutoff(inv: Investigation) -> datetime | None:
@@ -129,56 +148,39 @@ async def ingest(*, store: Store, tenant: Tenant, alert: AlertLike, now: datetim
     """Record one alert and decide where it goes. Raises TenantError if the account could not be
     looked up (nothing is recorded then, so a retry is not mistaken for a duplicate)."""
     now = now or datetime.now(UTC)
-    source, alert_id = source_key(alert.source), alert.alert_id[:256]
-    detail = f"{source} alert {alert_id} ({alert.severity})"
-    if await _known(store, source=source, alert_id=alert_id):
-        return await _duplicate(store, alert=alert, detail=detail, now=now, source=source, alert_id=alert_id)
-    user = await resolve_account(tenant, alert.account)
-    recorded = await alert_store.record(store, source=source, alert_id=alert_id, account=alert.account,
-                                        severity=alert.severity, title=alert.title, received_at=now)
-    if not recorded:  # a concurrent delivery of the same alert got there first
-        return await _duplicate(store, alert=alert, detail=detail, now=now, source=source, alert_id=alert_id)
+    row = AlertRow(source=source_key(alert.source), alert_id=alert.alert_id[:256], account=alert.account,
+                   severity=alert.severity, title=alert.title)
+    user = None
+    if not await alert_rows.known(store, source=row.source, alert_id=row.alert_id):
+        user = await resolve_account(tenant, alert.account)
+    recorded = await alert_rows.record(store, row=row, user=user, actor=ALERTS_ACTOR, now=now)
+    if not recorded.inserted:
+        return IntakeResult(IntakeStatus.DUPLICATE, Decision.NONE, None, row.alert_id,
+                            "This alert was already received.", source=row.source)
     if user is None:
-        await audit.record(store, actor=ALERTS_ACTOR, event="alert.unresolved", target=alert.account[:320],
-                           outcome="unresolved", detail=f"{detail} names no single account in the tenant.", at=now)
-        return IntakeResult(IntakeStatus.UNRESOLVED, Decision.NONE, None, alert_id,
-                            "The alert's account matches no single user in the tenant.", source=source)
+        return IntakeResult(IntakeStatus.UNRESOLVED, Decision.NONE, None, row.alert_id,
+                            "The alert's account matches no single user in the tenant.", source=row.source)
+    if recorded.incident is not None:
+        return _reply(row, user, recorded.incident)
 
     opened = await incidents.open_incident(store, target=user, source=IncidentSource.ALERT, opened_by=ALERTS_ACTOR,
                                            now=now)
     incident = opened.incident
-    await alert_store.link(store, source=source, alert_id=alert_id, incident_id=incident.id)
-    if not opened.created:
-        await audit.record(store, actor=ALERTS_ACTOR, event="alert.received", target=user.user_principal_name,
-                           outcome="reply", incident_id=incident.id, at=now,
-                           detail=f"{detail} added to open incident {incident.id}.")
-        return IntakeResult(IntakeStatus.ACCEPTED, Decision.REPLY, incident.id, alert_id,
-                            f"Added to the open incident for {user.display_name}.", source=source, incident=incident)
-
+    await alert_rows.attach(store, row=row, user=user, incident_id=incident.id, created=opened.created,
+                            actor=ALERTS_ACTOR, now=now)
+    if not opened.created:  # another delivery opened it between our read and our insert
+        return _reply(row, user, incident)
     inv: Investigation | None = None
     if investigate:
         inv, incident = await _investigate(store=store, tenant=tenant, incident=incident, user=user, now=now)
-    await audit.record(store, actor=ALERTS_ACTOR, event="alert.received", target=user.user_principal_name,
-                       outcome="new_thread", incident_id=incident.id, at=now,
-                       detail=f"{detail} opened incident {incident.id}.")
-    return IntakeResult(IntakeStatus.ACCEPTED, Decision.NEW_THREAD, incident.id, alert_id,
-                        f"Opened an incident for {user.display_name}.", source=source, incident=incident,
+    return IntakeResult(IntakeStatus.ACCEPTED, Decision.NEW_THREAD, incident.id, row.alert_id,
+                        f"Opened an incident for {user.display_name}.", source=row.source, incident=incident,
                         investigation=inv)
 
 
-async def _duplicate(store: Store, *, alert: AlertLike, detail: str, now: datetime, source: str, alert_id: str
-                     ) -> IntakeResult:
-    await audit.record(store, actor=ALERTS_ACTOR, event="alert.duplicate", target=alert.account[:320],
-                       outcome="duplicate", detail=f"{detail} was already received; ignored.", at=now)
-    return IntakeResult(IntakeStatus.DUPLICATE, Decision.NONE, None, alert_id,
-                        "This alert was already received.", source=source)
-
-
-async def _known(store: Store, *, source: str, alert_id: str) -> bool:
-    # A cheap read so redeliveries skip the tenant lookup; the insert in `record` is what decides.
-    query = sa.select(alerts_table.c.id).where(alerts_table.c.source == source, alerts_table.c.alert_id == alert_id)
-    async with store.read() as conn:
-        return (await conn.execute(query)).first() is not None
+def _reply(row: AlertRow, user: UserRef, incident: Incident) -> IntakeResult:
+    return IntakeResult(IntakeStatus.ACCEPTED, Decision.REPLY, incident.id, row.alert_id,
+                        f"Added to the open incident for {user.display_name}.", source=row.source, incident=incident)
 
 
 async def _investigate(*, store: Store, tenant: Tenant, incident: Incident, user: UserRef, now: datetime
@@ -189,6 +191,9 @@ async def _investigate(*, store: Store, tenant: Tenant, incident: Incident, user
         inv = await run_investigation(tenant=tenant, user=user, now=now)
     except TenantError as exc:
         log.warning("investigation for alert incident %s failed: %s", incident.id, exc.sentence)
+        return None, incident
+    except Exception:  # the alert is recorded and the incident open: it still needs its thread
+        log.exception("investigation for alert incident %s failed", incident.id)
         return None, incident
     await incidents.set_investigation(store, incident_id=incident.id, investigation=inv.to_json(),
                                       target_is_admin=inv.is_admin, cutoff=_cutoff(inv), now=now)
@@ -247,3 +252,9 @@ def describe(result: IntakeResult) -> dict[str, Any]:
     """The JSON the webhook answers with (no account details: the sender already has them)."""
     return {"status": result.status.value, "decision": result.decision.value, "alert_id": result.alert_id,
             "incident_id": result.incident_id, "message": result.message}
+
+
+def describe_refusal(refused: WebhookRefused) -> dict[str, Any]:
+    """The JSON body for a refused delivery, in the same shape as `describe`."""
+    return {"status": IntakeStatus.REFUSED.value, "decision": Decision.NONE.value, "alert_id": None,
+            "incident_id": None, "message": str(refused)}

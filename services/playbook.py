@@ -111,7 +111,7 @@ async def execute_one(action: Action, ctx: ActionContext, snapshot: dict[str, An
 def _recorder(journal: RunJournal, *, actor: Actor, approver: Actor | None, incident: Incident,
               correlation_id: str | None) -> Callable[[Action, Write, str | None, TenantError | None], Awaitable[None]]:
     async def record(action: Action, write: Write, rid: str | None, error: TenantError | None) -> None:
-        await record_write(journal, actor=actor, action=action.id, target=incident.target_upn, summary=write.summary,
+        record_write(journal, actor=actor, action=action.id, target=incident.target_upn, summary=write.summary,
                            request_id=rid or (error.request_id if error else None),
                            error=error.sentence if error else None, incident_id=incident.id,
                            correlation_id=correlation_id, approver=approver)
@@ -198,6 +198,7 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
         return result
 
     results = await asyncio.gather(*(run(a, s) for a, s in zip(wanted, snaps, strict=True)))
+    await journal.drain()
     return list(results)
 
 
@@ -229,9 +230,10 @@ async def run_one(*, tenant: Any, store: Store, request: ActionRequest, worker_i
     approver = Actor(request.decided_by_id, request.decided_by_name or "") if request.decided_by_id else None
     user = await _user_of(tenant, incident)
     succeeded = await succeeded_in_incident(store, incident_id=incident.id)
+    journal = RunJournal(store)
     ctx = context_for(tenant=tenant, incident=incident, user=user, options=options, succeeded=succeeded,
                       override_unblock=request.override,
-                      record=_recorder(RunJournal(store), actor=actor, approver=approver, incident=incident,
+                      record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=request.correlation_id))
     action = ACTIONS[ActionId(request.action)]
     await _tell(on_progress, ActionProgress(action.id, "running"))
@@ -244,6 +246,7 @@ async def run_one(*, tenant: Any, store: Store, request: ActionRequest, worker_i
             result = await execute_one(action, ctx, snap)
     except TenantError as exc:
         result = _result(action, ActionStatus.FAILED, verified=False, detail=exc.sentence)
+    await journal.drain()
     if record_result:
         await approvals.finish(store, request_id=request.id, worker_id=worker_id, result=result)
     await _tell(on_progress, result)
@@ -289,12 +292,14 @@ async def undo_request(*, tenant: Any, store: Store, request_id: str, actor: Act
                                  reason=reason, worker_id=worker, override_unblock=False,
                                  correlation_id=correlation_id, now=utcnow(), undo_of=request_id)
     user = await _user_of(tenant, incident)
+    journal = RunJournal(store)
     ctx = context_for(tenant=tenant, incident=incident, user=user,
-                      record=_recorder(RunJournal(store), actor=actor, approver=approver, incident=incident,
+                      record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=correlation_id))
     try:
         result = await _undo(action, ctx, store, original_request_id=request_id)
     except TenantError as exc:
         result = _result(action, ActionStatus.FAILED, verified=False, detail=exc.sentence)
+    await journal.drain()
     await approvals.finish(store, request_id=ids[action.id], worker_id=worker, result=result)
     return result

@@ -108,21 +108,27 @@ async def build_summary(*, tenant: Any, store: Store, incident: Incident, audit_
                             query_id=audit_query_id),
         secure_score(tenant=tenant),
         return_exceptions=True)
-    gaps = []
+    gaps: list[str] = []
     if isinstance(reqs, BaseException):
         raise reqs  # the store is ours: a failure there is a bug, not a gap
+    audit_view: MailboxAuditState | None = None
     if isinstance(audit_state, BaseException):
         gaps.append(_gap("the mailbox audit settings", audit_state))
-        audit_state = None
+    else:
+        audit_view = audit_state
+    events_view: AuditEvents | None = None
     if isinstance(events, BaseException):
         gaps.append(_gap("the audit events", events))
-        events = None
+    else:
+        events_view = events
+    score_view: SecureScoreSummary | None = None
     if isinstance(score, BaseException):
         gaps.append(_gap("Secure Score", score))
-        score = None
+    else:
+        score_view = score
     return Summary(incident_id=incident.id, target_upn=incident.target_upn,
-                   actions=tuple(outcome_of(r) for r in reqs), mailbox_audit=audit_state, audit_events=events,
-                   secure_score=score, gaps=tuple(gaps))
+                   actions=tuple(outcome_of(r) for r in reqs), mailbox_audit=audit_view, audit_events=events_view,
+                   secure_score=score_view, gaps=tuple(gaps))
 
 
 def to_view(summary: Summary) -> Any:

@@ -92,9 +92,10 @@ def summarise(history: Sequence[SecureScore], profiles: Sequence[ControlProfile]
             continue
         c = scores.get(p.id, {})
         score = float(c.get("score") or 0.0)
+        status = str(c.get("implementationStatus") or c.get("description") or "")
         controls.append(ScoreControl(id=p.id, title=p.title, topic=topic, score=score, max_score=p.max_score,
                                      points_available=round(max(0.0, p.max_score - score), 2),
-                                     status=str(c.get("implementationStatus") or c.get("description") or ""),
+                                     status="" if status == p.title else status,
                                      action_url=p.action_url))
     controls.sort(key=lambda c: (-c.points_available, c.title))
     peers = tuple((str(a.get("basis")), float(a.get("averageScore") or 0.0)) for a in latest.averages

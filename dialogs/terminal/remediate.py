@@ -47,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="the actions to run (repeatable, comma-separated)")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask before each action")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
-    parser.add_argument("--as", dest="as_name", metavar="NAME", help="the name recorded as the actor (default: OS user)")
+    parser.add_argument("--as", dest="as_name", metavar="NAME",
+                        help="the name recorded as the actor (default: the OS user)")
     parser.add_argument("--override-unblock", action="store_true",
                         help="run unblock_sender even if reset_password and revoke_sessions have not succeeded "
                              "(audited)")
@@ -121,7 +122,7 @@ async def _confirmed(actions: list[ActionId], user: UserRef) -> list[ActionId]:
 
 
 def result_json(result: ActionResult) -> dict[str, Any]:
-    out = {"action": result.action.value, "status": result.status.value, "verified": result.verified,
+    out: dict[str, Any] = {"action": result.action.value, "status": result.status.value, "verified": result.verified,
            "detail": result.detail, "request_ids": list(result.request_ids)}
     if result.action is ActionId.RESET_PASSWORD:
         out["temporary_password"] = result.temporary_password

@@ -19,7 +19,7 @@ class ResetPassword(Action):
     id = ActionId.RESET_PASSWORD
     title = "Reset password"
     description = "Set a strong temporary password the user must change at next sign-in."
-    nothing_to_do = "Skipped: the password was already reset during this incident."
+    nothing_to_do = "Skipped: a password reset already happened during this incident."
     done_sentence = "Password reset; the user must change it at next sign-in."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:

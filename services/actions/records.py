@@ -86,15 +86,16 @@ async def save_snapshots(store: Store, *, taken: dict[str, tuple[ActionId, dict[
             for rid, (action, data) in taken.items()])
 
 
-async def record_write(journal: RunJournal, *, actor: Actor, action: ActionId, target: str, summary: str,
-                       request_id: str | None, error: str | None, incident_id: str, correlation_id: str | None,
-                       approver: Actor | None = None) -> None:
-    """The audit row for one write, written as soon as its answer (or failure) arrives."""
+def record_write(journal: RunJournal, *, actor: Actor, action: ActionId, target: str, summary: str,
+                 request_id: str | None, error: str | None, incident_id: str, correlation_id: str | None,
+                 approver: Actor | None = None) -> None:
+    """The audit row for one write, queued the moment its answer (or failure) arrives and committed with
+    whatever else is waiting; the run does not end before it is committed (RunJournal.drain)."""
     by = f" (approved by {approver.name})" if approver and approver.id != actor.id else ""
-    await journal.audit(actor=actor, event=f"action.{action.value}", target=target,
-                        outcome="failed" if error else "applied", incident_id=incident_id,
-                        correlation_id=correlation_id, request_ids=[request_id] if request_id else [],
-                        detail=(f"{summary} Failed: {error}" if error else summary) + by)
+    journal.audit_soon(actor=actor, event=f"action.{action.value}", target=target,
+                       outcome="failed" if error else "applied", incident_id=incident_id,
+                       correlation_id=correlation_id, request_ids=[request_id] if request_id else [],
+                       detail=(f"{summary} Failed: {error}" if error else summary) + by)
 
 
 class RunJournal:
@@ -110,12 +111,26 @@ class RunJournal:
         self.lock = asyncio.Lock()
         self._pending: list[tuple[Entry, asyncio.Future[None]]] = []
         self._flushing: asyncio.Task[None] | None = None
+        self._unawaited: list[asyncio.Future[None]] = []
 
     async def audit(self, **fields: Any) -> None:
+        await self.audit_soon(**fields)
+
+    def audit_soon(self, **fields: Any) -> asyncio.Future[None]:
+        """Queue an audit row now; the returned future completes when it is committed. The caller may
+        carry on meanwhile (the next network round need not wait for the disk)."""
         async def entry(conn: AsyncConnection) -> None:
             await audit.append(conn, **fields)
 
-        await self._submit(entry)
+        fut = self._enqueue(entry)
+        self._unawaited.append(fut)
+        return fut
+
+    async def drain(self) -> None:
+        """Wait until every queued entry is committed (raises the first failure)."""
+        waiting, self._unawaited = self._unawaited, []
+        if waiting:
+            await asyncio.gather(*waiting)
 
     async def finish(self, *, request_id: str, worker_id: str, result: ActionResult, target: str,
                      approver: Actor | None) -> None:
@@ -151,11 +166,14 @@ class RunJournal:
         await self._submit(entry)
 
     async def _submit(self, entry: Entry) -> None:
+        await self._enqueue(entry)
+
+    def _enqueue(self, entry: Entry) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, fut))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.ensure_future(self._flush())
-        await fut
+        return fut
 
     async def _flush(self) -> None:
         while self._pending:

@@ -100,3 +100,13 @@ async def test_dismiss_risk_after_confirming(runtime: Any) -> None:
     assert [r.status for r in results] == [ActionStatus.SUCCEEDED, ActionStatus.SUCCEEDED]
     # dismiss_risk waits for confirm_compromised in the same run, so the last word is "dismissed".
     assert runtime.sandbox.state.risky_user(alice.id)["riskState"] == "dismissed"
+
+
+def test_every_action_sentence_survives_the_store_scrubber() -> None:
+    """Sentences bound for audit rows must not look like secrets, or the store rewrites them."""
+    from services.actions import ACTIONS
+    from services.store.scrub import scrub_text
+
+    for action in ACTIONS.values():
+        for sentence in (action.title, action.description, action.nothing_to_do, action.done_sentence):
+            assert scrub_text(sentence) == sentence, sentence

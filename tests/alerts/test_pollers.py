@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.alerts import Decision, IntakeResult, IntakeStatus
-from services.alerts_poll import AlertPoller, poll_defender_alerts, poll_risky_users
+from services.alerts_poll import AlertPoller, Cursor, load_cursor, poll_defender_alerts, poll_risky_users
 from services.runtime import Runtime
 from services.store import alerts as alert_store
-from services.store import incidents
+from services.store import cursors, incidents
 from services.store.db import Store
 
 
@@ -152,3 +152,21 @@ async def test_one_failing_source_does_not_stop_the_other(runtime: Runtime, rais
     results = await p.run_once()
     assert [r.status for r in results] == [IntakeStatus.ACCEPTED]
     assert "identity_protection" in p.last_errors and "defender" not in p.last_errors
+
+
+def test_the_cursor_forgets_ids_older_than_the_overlap() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    cursor = Cursor(at=t0, floor=t0)
+    cursor.mark("old", t0 + timedelta(minutes=1))
+    cursor.mark("a", t0 + timedelta(minutes=30))
+    cursor.mark("b", t0 + timedelta(minutes=30))
+    again = Cursor.from_json(cursor.to_json(timedelta(minutes=10)))
+    assert (again.at, set(again.seen), again.floor) == (t0 + timedelta(minutes=30), {"a", "b"}, t0)
+    assert again.since(timedelta(minutes=10)) == t0 + timedelta(minutes=20)
+
+
+async def test_an_unreadable_cursor_starts_again_from_now(runtime: Runtime) -> None:
+    await cursors.put(runtime.store, name="alerts.defender", value="{not json")
+    now = datetime(2026, 1, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    cursor = await load_cursor(runtime.store, name="alerts.defender", now=now, initial_lookback=timedelta(0))
+    assert cursor.at == cursor.floor == datetime(2026, 1, 1, 11, 59, 59, tzinfo=UTC) and cursor.seen == {}

@@ -76,14 +76,16 @@ class RecordingConnector:
         self._record_auth(request)
         body = await request.json()
         self.sent[request.match_info["conversation"]].append(body)
-        return web.json_response({"id": self._next_id()}, status=201)
+        body["id"] = new_id = self._next_id()  # what the bot was told: tests click on this card
+        return web.json_response({"id": new_id}, status=201)
 
     async def _reply(self, request: web.Request) -> web.Response:
         self._record_auth(request)
         body = await request.json()
         body.setdefault("replyToId", request.match_info["activity"])
         self.sent[request.match_info["conversation"]].append(body)
-        return web.json_response({"id": self._next_id()}, status=201)
+        body["id"] = new_id = self._next_id()
+        return web.json_response({"id": new_id}, status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
         self._record_auth(request)

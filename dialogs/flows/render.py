@@ -1,0 +1,133 @@
+"""The incident's card as it stands now, rebuilt from the store (never from a card payload).
+
+One rule, used by status, refresh, refusals and the worker alike:
+  closed → the incident card marked closed; nothing requested yet → the incident card with its
+  findings; anything approved or running → the running card (progress as each action lands); then a
+  batch awaiting a second responder → the approval card; the latest batch ended without running anything → expired or rejected; else done.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from cards import (
+    CardContext,
+    awaiting_approval_card,
+    done_card,
+    expired_card,
+    incident_card,
+    rejected_card,
+    running_card,
+)
+from cards.text import plain
+from cards.views import line_from_request
+from services.store import requests as request_repo
+from services.store.db import Store
+from services.store.records import ActionRequest, Incident, RequestState
+from services.vocabulary import (
+    ActionId,
+    Actor,
+    Finding,
+    FindingKind,
+    Investigation,
+    Severity,
+    UserRef,
+)
+
+_NOT_RUN = {RequestState.EXPIRED, RequestState.REJECTED, RequestState.CANCELLED}
+_RUNNABLE = {RequestState.APPROVED, RequestState.RUNNING}
+
+
+def target_of(incident: Incident) -> UserRef:
+    return UserRef(id=incident.target_user_id, user_principal_name=incident.target_upn,
+                   display_name=incident.target_display_name)
+
+
+def investigation_of(incident: Incident) -> Investigation:
+    """The stored investigation (Investigation.to_json) back as data for the card."""
+    raw: dict[str, Any] = incident.investigation or {}
+    user_raw = raw.get("user") or {}
+    user = UserRef(id=incident.target_user_id,
+                   user_principal_name=str(user_raw.get("userPrincipalName") or incident.target_upn),
+                   display_name=str(user_raw.get("displayName") or incident.target_display_name),
+                   account_enabled=bool(user_raw.get("accountEnabled", True)), mail=user_raw.get("mail"))
+    findings = []
+    for f in raw.get("findings") or ():
+        try:
+            findings.append(Finding(kind=FindingKind(f["kind"]), severity=Severity(f["severity"]),
+                                    title=str(f.get("title", "")), evidence=tuple(map(str, f.get("evidence") or ())),
+                                    actions=tuple(ActionId(a) for a in f.get("actions") or ()),
+                                    details=dict(f.get("details") or {})))
+        except (KeyError, ValueError, TypeError):
+            continue  # a finding this version does not know is left off rather than failing the card
+    recommended = tuple(ActionId(a) for a in raw.get("recommended_actions") or () if a in ActionId._value2member_map_)
+    at = raw.get("investigatedAt")
+    return Investigation(user=user, findings=tuple(findings), recommended_actions=recommended,
+                         risk_level=raw.get("riskLevel"), risk_state=raw.get("riskState"),
+                         is_admin=bool(raw.get("isAdmin", incident.target_is_admin)),
+                         gaps=tuple(map(str, raw.get("gaps") or ())),
+                         investigated_at=datetime.fromisoformat(at) if isinstance(at, str) else None)
+
+
+def _latest_batch(reqs: Sequence[ActionRequest]) -> list[ActionRequest]:
+    latest = max(reqs, key=lambda r: (r.requested_at, r.id))
+    return [r for r in reqs if r.batch_id == latest.batch_id]
+
+
+def awaiting_card(ctx: CardContext, incident: Incident, waiting: Sequence[ActionRequest]) -> dict[str, Any]:
+    first = waiting[0]
+    assert first.expires_at is not None
+    return awaiting_approval_card(
+        ctx, batch_id=first.batch_id, incident_id=incident.id, target=target_of(incident),
+        requested_by=Actor(first.requested_by_id, first.requested_by_name), requested_at=first.requested_at,
+        reason=first.reason, actions=[ActionId(r.action) for r in waiting], expires_at=first.expires_at,
+        target_is_admin=incident.target_is_admin)
+
+
+def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest]) -> dict[str, Any]:
+    """The card for `incident` given all its requests."""
+    if incident.is_closed:
+        return incident_card(ctx, incident_id=incident.id, investigation=investigation_of(incident), closed=True)
+    if not reqs:
+        return incident_card(ctx, incident_id=incident.id, investigation=investigation_of(incident))
+    target = target_of(incident)
+    lines = [line_from_request(r) for r in reqs]
+    # Progress first: while anything runs the card shows it landing; then the approval buttons.
+    if any(r.state in _RUNNABLE for r in reqs):
+        first = min(reqs, key=lambda r: r.requested_at)
+        return running_card(ctx, incident_id=incident.id, target=target, lines=lines,
+                            requested_by=Actor(first.requested_by_id, first.requested_by_name),
+                            started_at=first.requested_at)
+    waiting = [r for r in reqs if r.state is RequestState.AWAITING_APPROVAL]
+    if waiting:
+        newest = max(waiting, key=lambda r: (r.requested_at, r.id)).batch_id
+        return awaiting_card(ctx, incident, [r for r in waiting if r.batch_id == newest])
+    batch = _latest_batch(reqs)
+    if all(r.state in _NOT_RUN for r in batch):
+        actions = [ActionId(r.action) for r in batch]
+        decided = [r for r in batch if r.state is RequestState.REJECTED]
+        if decided:
+            r = decided[0]
+            return rejected_card(ctx, incident_id=incident.id, target=target,
+                                 rejected_by=Actor(r.decided_by_id or "", r.decided_by_name or ""),
+                                 rejected_at=r.decided_at, actions=actions)
+        return expired_card(ctx, incident_id=incident.id, target=target,
+                            expired_at=batch[0].expires_at or batch[0].finished_at or ctx.now, actions=actions)
+    finished = max((r.finished_at for r in reqs if r.finished_at), default=None)
+    return done_card(ctx, incident_id=incident.id, batch_id=batch[0].batch_id, target=target, lines=lines,
+                     finished_at=finished)
+
+
+async def current_card(ctx: CardContext, store: Store, incident: Incident) -> dict[str, Any]:
+    return card_for(ctx, incident, await request_repo.for_incident(store, incident_id=incident.id))
+
+
+def with_notice(card: dict[str, Any], sentence: str) -> dict[str, Any]:
+    """The same card with one sentence on top: a refusal shows where things stand and why."""
+    out = copy.deepcopy(card)
+    notice = {"type": "TextBlock", "text": plain(sentence, 400), "wrap": True, "weight": "Bolder", "color": "Warning"}
+    out["body"] = [notice, *out.get("body", [])]
+    return out
