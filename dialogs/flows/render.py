@@ -3,7 +3,8 @@
 One rule, used by status, refresh, refusals and the worker alike:
   closed → the incident card marked closed; nothing requested yet → the incident card with its
   findings; anything approved or running → the running card (progress as each action lands); then a
-  batch awaiting a second responder → the approval card; the latest batch ended without running anything → expired or rejected; else done.
+  batch awaiting a second responder → the approval card; the latest batch ended without running
+  anything → expired or rejected; else the done card.
 """
 
 from __future__ import annotations

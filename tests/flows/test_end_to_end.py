@@ -6,7 +6,7 @@ thread → the temporary password only in the requester's 1:1 chat."""
 from __future__ import annotations
 
 from services.store import incidents as incident_repo
-from services.vocabulary import HIGH_IMPACT_ACTIONS, ActionId
+from services.vocabulary import HIGH_IMPACT_ACTIONS
 from tests.support.flowbot import THREAD, FlowBot, action, texts
 from tests.support.people import DAVE, ERIN
 
@@ -117,7 +117,3 @@ async def _audit(bot: FlowBot) -> list[object]:
     from services.store import audit
 
     return list(await audit.recent(bot.store, limit=1000))
-
-
-def test_action_ids_are_known() -> None:
-    assert ActionId("reset_password") in HIGH_IMPACT_ACTIONS

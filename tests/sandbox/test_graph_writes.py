@@ -141,3 +141,13 @@ async def test_message_rules_hide_hidden_rules_and_patch(tenant: Tenant) -> None
     assert resp.status_code == 200 and resp.json()["isEnabled"] is False
     assert (await tenant.graph("PATCH", f"/users/{ALICE}/mailFolders/inbox/messageRules/{forward['id']}",
                                json={"isEnabled": "no"})).status_code == 400
+
+
+async def test_instance_annotations_in_bodies_are_accepted(tenant: Tenant) -> None:
+    # msgraph-sdk puts "@odata.type" on every model it serialises, nested ones included.
+    resp = await tenant.graph("PATCH", f"/users/{BOB}", json={
+        "@odata.type": "#microsoft.graph.user", "passwordProfile": {
+            "@odata.type": "#microsoft.graph.passwordProfile", "password": "Vq7#tLm2!xR9wz",
+            "forceChangePasswordNextSignIn": True}})
+    assert resp.status_code == 204
+    assert "@odata.type" not in tenant.server.write_log[-1].body
