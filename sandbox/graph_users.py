@@ -140,6 +140,10 @@ async def patch_user(call: Call) -> web.Response:
     body = call.body
     if not isinstance(body, dict) or not body:
         raise bad_request("Empty Payload. JSON content expected.")
+    odata_type = body.pop("@odata.type", "#microsoft.graph.user")
+    if odata_type != "#microsoft.graph.user":  # msgraph-sdk always sends the annotation; Graph checks it
+        raise bad_request(f"A type named '{str(odata_type).lstrip('#')}' could not be resolved by the model.",
+                          "BadRequest")
     for key in body:
         if key not in _WRITABLE:
             if key in USER_PROPERTIES:
@@ -174,6 +178,7 @@ async def patch_user(call: Call) -> web.Response:
             user["_passwordProfile"] = {"forceChangePasswordNextSignIn":
                                         bool(value.get("forceChangePasswordNextSignIn", False))}
             user["lastPasswordChangeDateTime"] = iso(call.now)
+            call.state.remediate_risk_after_admin_reset(user["id"], call.now)
         else:
             user[key] = value
     call.target, call.logged_body = user["id"], logged

@@ -184,3 +184,10 @@ class TenantState:
 
     def risky_user(self, user_id: str) -> dict[str, Any] | None:
         return next((r for r in self.data["riskyUsers"] if r["id"] == user_id), None)
+
+    def remediate_risk_after_admin_reset(self, user_id: str, now: datetime) -> None:
+        """An admin-generated temporary password closes the user's risk, as Identity Protection does."""
+        risky = self.risky_user(user_id)
+        if risky is not None and risky.get("riskState") in ("atRisk", "confirmedCompromised"):
+            risky.update(riskLevel="none", riskState="remediated", riskDetail="adminGeneratedTemporaryPassword",
+                         riskLastUpdatedDateTime=iso(now))

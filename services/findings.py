@@ -103,10 +103,12 @@ def _utc(dt: datetime | None) -> datetime | None:
 
 
 def risky_user_finding(risky: RiskyUser | None) -> Finding | None:
-    if risky is None or risky.risk_state not in ("atRisk", "confirmedCompromised"):
+    # Only an open risk is a finding: confirmed, remediated and dismissed states are decisions already
+    # taken (the card header still shows the state).
+    if risky is None or risky.risk_state != "atRisk":
         return None
     level = (risky.risk_level or "").lower()
-    if risky.risk_state == "confirmedCompromised" or level == "high":
+    if level == "high":
         severity = Severity.HIGH
     elif level == "medium":
         severity = Severity.MEDIUM
@@ -114,7 +116,7 @@ def risky_user_finding(risky: RiskyUser | None) -> Finding | None:
         severity = Severity.LOW
     else:
         return None
-    actions = (ActionId.CONFIRM_COMPROMISED,) if risky.risk_state == "atRisk" else ()
+    actions = (ActionId.CONFIRM_COMPROMISED,)
     return Finding(FindingKind.RISKY_USER, severity, f"Identity Protection rates this account {level or 'risky'} risk",
                    evidence=(f"Risk level {level or 'unknown'}, state {risky.risk_state}"
                              + (f", {risky.risk_detail}" if risky.risk_detail and risky.risk_detail != "none" else "")
@@ -127,11 +129,15 @@ def _when(s: SignIn) -> datetime:
     return _utc(s.created) or datetime.min.replace(tzinfo=UTC)
 
 
-def signin_finding(sign_ins: tuple[SignIn, ...] | None) -> Finding | None:
-    """Impossible travel (two countries within an hour), legacy protocols, risky sign-ins."""
+def signin_finding(sign_ins: tuple[SignIn, ...] | None, *, contained_at: datetime | None = None) -> Finding | None:
+    """Impossible travel (two countries within an hour), legacy protocols, risky sign-ins.
+
+    Sign-ins from before `contained_at` (the last password change or session revocation) are history:
+    their sessions no longer work, so they are not a finding any more."""
     if not sign_ins:
         return None
-    ok = sorted((s for s in sign_ins if s.succeeded and s.created), key=_when)
+    ok = sorted((s for s in sign_ins if s.succeeded and s.created
+                 and (contained_at is None or _when(s) > contained_at)), key=_when)
     countries = [s.country for s in ok if s.country]
     usual = max(set(countries), key=lambda c: (countries.count(c), -countries.index(c))) if countries else None
     suspicious: dict[str, SignIn] = {}
@@ -229,11 +235,18 @@ def role_finding(roles: tuple[DirectoryRole, ...] | None, *, compromised: bool) 
                                        "roleTemplateId": r.role_template_id} for r in roles]})
 
 
+def _contained_at(reads: Reads) -> datetime | None:
+    if reads.state is None:
+        return None
+    marks = [m for m in (_utc(reads.state.last_password_change), _utc(reads.state.sessions_valid_from)) if m]
+    return max(marks) if marks else None
+
+
 def assess(reads: Reads) -> Assessment:
     """Every finding about the account, ranked by severity, and the actions to recommend."""
     findings: list[Finding] = []
     risky = risky_user_finding(reads.risky)
-    signin = signin_finding(reads.sign_ins)
+    signin = signin_finding(reads.sign_ins, contained_at=_contained_at(reads))
     findings.extend(f for f in (risky, signin) if f)
     attacker_ips = set(signin.details["attackerIps"]) if signin else set()
     first = signin.details.get("firstSuspicious") if signin else None

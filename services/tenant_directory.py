@@ -32,7 +32,8 @@ from services.tenant_models import AuthMethod, DirectoryRole, Domain, OAuthGrant
 from services.vocabulary import UserRef
 
 USER_FIELDS = ["id", "userPrincipalName", "displayName", "mail", "accountEnabled"]
-STATE_FIELDS = [*USER_FIELDS, "lastPasswordChangeDateTime", "signInActivity", "createdDateTime"]
+STATE_FIELDS = [*USER_FIELDS, "lastPasswordChangeDateTime", "signInActivity", "createdDateTime",
+                "signInSessionsValidFromDateTime"]
 READ_USERS = "User.Read.All"
 
 # Graph's method type (from @odata.type) → the request builder collection that deletes it.
@@ -113,7 +114,8 @@ class DirectoryOps(TenantBase):
             last_password_change=parse_time(u.get("lastPasswordChangeDateTime")),
             last_sign_in=parse_time(activity.get("lastSignInDateTime")),
             last_non_interactive_sign_in=parse_time(activity.get("lastNonInteractiveSignInDateTime")),
-            created=parse_time(u.get("createdDateTime")))
+            created=parse_time(u.get("createdDateTime")),
+            sessions_valid_from=parse_time(u.get("signInSessionsValidFromDateTime")))
 
     async def default_domain(self) -> str | None:
         """The tenant's default verified domain (cached: it changes about never)."""

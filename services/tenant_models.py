@@ -22,6 +22,7 @@ class UserState:
     last_sign_in: datetime | None = None
     last_non_interactive_sign_in: datetime | None = None
     created: datetime | None = None
+    sessions_valid_from: datetime | None = None  # signInSessionsValidFromDateTime: revocations
 
 
 @dataclass(frozen=True, slots=True)
