@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import ipaddress
 import json
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -558,10 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"contain: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr,
+    # A terminal command prints its own result; its logs stay quiet unless CONTAIN_LOG_LEVEL asks.
+    level = settings.log_level if args.command == "serve" or "CONTAIN_LOG_LEVEL" in os.environ else "WARNING"
+    logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Third-party HTTP loggers would print URLs with UPNs at INFO; keep them quiet.
-    for noisy in ("httpx", "httpcore", "msal", "urllib3", "azure"):
+    for noisy in ("httpx", "httpcore", "msal", "urllib3", "azure", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return asyncio.run(_run(args, settings))
@@ -570,6 +574,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`contain … | head`): nothing left to say, and nothing failed here.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # keeps the interpreter's final flush quiet
+        return 0
 
 
 if __name__ == "__main__":
