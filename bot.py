@@ -516,10 +516,17 @@ def _install_flows(app: web.Application, runtime: Runtime, router: Any, gateway:
                 arm(gid)
             else:
                 log.warning("no responders group is known: every action will be refused")
+        # Before the worker claims anything: name it, end a dead predecessor's leases, report what was in flight.
+        from dialogs.flows.recovery import Recovery
+
+        recovery = runtime.extras["recovery"] = Recovery(flows, home=settings.home)
+        recovery.begin()
         flows.start()
 
     async def stop(_app: web.Application) -> None:
         await flows.stop()
+        if runtime.extras.get("recovery") is not None:
+            await runtime.extras.pop("recovery").stop()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

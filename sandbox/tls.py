@@ -46,16 +46,27 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
+# Key generation costs ~0.3 s; a process that starts many sandboxes (the test suite) makes it once and
+# copies it into each new home.
+_MADE_IN_THIS_PROCESS: dict[str, bytes] = {}
+
+
 def ensure_key_material(home: Path) -> KeyMaterial:
     """Create the CA, the server certificate and the signing key once; reuse them if present."""
     folder = home / "sandbox" / "tls"
     folder.mkdir(parents=True, exist_ok=True)
     km = KeyMaterial(ca_pem=folder / "ca.pem", server_cert=folder / "server.pem", server_key=folder / "server-key.pem",
                      signing_key=folder / "token-signing-key.pem")
+    files = (km.ca_pem, km.server_cert, km.server_key, km.signing_key)
+    if _MADE_IN_THIS_PROCESS and not any(p.exists() for p in files):
+        for path in files:
+            _write_private(path, _MADE_IN_THIS_PROCESS[path.name])
     if not all(p.is_file() for p in (km.ca_pem, km.server_cert, km.server_key)) or _expiring(km.server_cert):
         _make_tls(km)
     if not km.signing_key.is_file():
         _write_private(km.signing_key, _key_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)))
+    if not _MADE_IN_THIS_PROCESS:
+        _MADE_IN_THIS_PROCESS.update({p.name: p.read_bytes() for p in files})
     return km
 
 

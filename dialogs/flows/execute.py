@@ -11,26 +11,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from cards import summary_card
 from dialogs.flows.deps import FlowDeps, person
 from dialogs.flows.render import current_card, target_of
 from dialogs.router import PrivateMessage, Reply, UpdateCard
 from services import approvals, playbook
+from services.actions import ACTIONS
 from services.store import dedupe
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.db import new_id
 from services.store.records import PENDING_STATES, ActionRequest, Incident, RequestState
 from services.summary import build_summary, to_view
-from services.vocabulary import ActionResult, Actor
+from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor
 
 log = logging.getLogger("contain.worker")
 
 _RAN = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED}
+_CARD_PASSES = 3  # re-renders after a post that turned out stale (another instance moved on meanwhile)
+
+
+def resumed_result(result: ActionResult) -> ActionResult:
+    """The result of a request taken over after its instance stopped, saying so. The earlier attempt may
+    have written before it died; this run read first, so a wanted state that already holds is that write
+    landing (or the account already being so): recorded as succeeded, with the read-back as the proof."""
+    verified = "yes" if result.verified else "no"
+    note = f"Resumed after an instance stopped; verified: {verified}."
+    if result.status is ActionStatus.SKIPPED and result.verified:
+        return dataclasses.replace(result, status=ActionStatus.SUCCEEDED,
+                                   detail=f"{ACTIONS[ActionId(result.action)].done_sentence} {note}")
+    return dataclasses.replace(result, detail=f"{result.detail} {note}".strip())
 
 
 class Worker:
@@ -106,7 +122,10 @@ class Worker:
         beat = asyncio.get_running_loop().create_task(self._heartbeat(req.id))
         try:
             result = await playbook.run_one(tenant=self.deps.tenant, store=self.deps.store, request=req,
-                                            worker_id=self.worker_id)
+                                            worker_id=self.worker_id, record_result=False)
+            if req.resumed:
+                result = resumed_result(result)
+            await approvals.finish(self.deps.store, request_id=req.id, worker_id=self.worker_id, result=result)
         except Exception:
             log.exception("action %s (%s) raised; its lease will run out and another round retries it",
                           req.action, req.id)
@@ -133,14 +152,22 @@ class Worker:
         if not incident.conversation_ref or not incident.card_activity_id:
             return
         lock = self._card_locks.setdefault(incident.id, asyncio.Lock())
-        async with lock:  # rendered inside the lock, so the last update carries the latest state
-            fresh = await incident_repo.get(self.deps.store, incident_id=incident.id) or incident
-            card = await current_card(self.deps.card_ctx(), self.deps.store, fresh)
-            try:
-                await self.deps.post_to(incident.conversation_ref).post(
-                    UpdateCard(card, activity_id=incident.card_activity_id))
-            except Exception:
-                log.warning("could not update the card of incident %s", incident.id, exc_info=True)
+        async with lock:  # rendered inside the lock, so this instance's last update carries the latest state
+            # Another instance may post an older rendering after ours arrives: whoever posted reads the store
+            # again afterwards and posts once more if the state moved, so the last update is always current.
+            for _ in range(_CARD_PASSES):
+                fresh = await incident_repo.get(self.deps.store, incident_id=incident.id) or incident
+                seen = await _card_state(self.deps, fresh)
+                card = await current_card(self.deps.card_ctx(), self.deps.store, fresh)
+                try:
+                    await self.deps.post_to(incident.conversation_ref).post(
+                        UpdateCard(card, activity_id=incident.card_activity_id))
+                except Exception:
+                    log.warning("could not update the card of incident %s", incident.id, exc_info=True)
+                    return
+                after = await incident_repo.get(self.deps.store, incident_id=incident.id) or fresh
+                if await _card_state(self.deps, after) == seen:
+                    return
 
     async def _deliver_password(self, incident: Incident, req: ActionRequest, result: ActionResult) -> None:
         """The temporary password goes to the requester's 1:1 chat and nowhere else (not the log either)."""
@@ -171,6 +198,13 @@ class Worker:
         if await dedupe.seen_activity(self.deps.store, activity_id=f"summary:{batch_id}"):
             return
         await post_summary(self.deps, incident)
+
+
+async def _card_state(deps: FlowDeps, incident: Incident) -> tuple[Any, ...]:
+    """What the card is rendered from: the incident's status and each request's state."""
+    reqs = await request_repo.for_incident(deps.store, incident_id=incident.id)
+    return (incident.status, incident.closed_at,
+            tuple((r.id, r.state, r.attempts, r.finished_at, r.decided_at) for r in reqs))
 
 
 async def post_summary(deps: FlowDeps, incident: Incident, *, requests: Sequence[ActionRequest] | None = None) -> None:

@@ -19,7 +19,9 @@ _HARMLESS_SUFFIX = re.compile(r"(date)?time$|_at$|signin$", re.IGNORECASE)
 # "password: X", "token=X", "secret is X" inside free text.
 _SECRET_TEXT = re.compile(
     r"(?P<key>\b(?:temporary\s+)?(?:password|passwd|pwd|secret|token|credential)s?\b)"
-    r"(?P<sep>\s*[:=]\s*|\s+is\s+|\s+was\s+)(?P<value>[\"']?\S+)",
+    # "password is reset" is prose; after is/was only a quoted word, or one with a digit or a symbol, is a secret.
+    r"(?:(?P<sep>\s*[:=]\s*)(?P<value>[\"']?\S+)"
+    r"|(?P<sep2>\s+(?:is|was)\s+)(?P<quoted>[\"']\S+|(?=\S*\d)\S+|(?=\S*[^\w\s.,;:!?)])\S+))",
     re.IGNORECASE,
 )
 
@@ -41,7 +43,7 @@ def is_secret_key(key: str) -> bool:
 
 def scrub_text(text: str) -> str:
     """Redact `password: …`-style values in free text (audit details, result sentences)."""
-    cleaned, count = _SECRET_TEXT.subn(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+    cleaned, count = _SECRET_TEXT.subn(lambda m: f"{m['key']}{m['sep'] or m['sep2']}{REDACTED}", text)
     if count:
         log.warning("redacted %d secret-looking value(s) from text bound for the store", count)
     return cleaned

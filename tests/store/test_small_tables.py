@@ -91,3 +91,5 @@ def test_the_scrubber_redacts_secret_keys_and_text_but_keeps_facts() -> None:
                            "lastPasswordChangeDateTime": "2024-05-01T00:00:00Z",
                            "detail": "reset done, password is [redacted] (give it to Alice)", "count": 3}
     assert scrub_text("Sessions revoked for alice.") == "Sessions revoked for alice."
+    assert scrub_text("only after the password is reset and sessions are revoked") == (
+        "only after the password is reset and sessions are revoked")
