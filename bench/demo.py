@@ -1,39 +1,96 @@
-"""`make demo`: the sandbox tenant, the bot on 127.0.0.1:3978 and the Microsoft 365 Agents Playground.
+"""`make demo`: the sandbox tenant, the bot on 127.0.0.1:3978 and two Microsoft 365 Agents Playgrounds.
 
-Everything stays on loopback. Two Playgrounds start: http://localhost:56150 as Dave and
-http://localhost:56151 as Erin (both responders in the sandbox), so one person can play the
-requester and the second approver. Ctrl-C stops everything.
+Everything stays on loopback. http://localhost:56150 is Dave's Playground and http://localhost:56151
+Erin's (both responders in the sandbox tenant), so one person can play the requester and the second
+approver. Ctrl-C stops everything.
+
+The helpers here also start the Playground for the end-to-end test (tests/e2e) and for
+bench/screenshots.py. Facts about the Playground (npm @microsoft/m365agentsplayground 0.2.28) they rely
+on, read from its server:
+- one process is one simulated tenant with one signed-in user (`currentUser` in its config, chosen by
+  M365_AGENTS_PLAYGROUND_CONFIG_PATH); there is no user switcher, so a second responder needs a second
+  process with its own config;
+- one port serves its web page, its conversation API (`/_conversation/v1/...`), a websocket streaming
+  the bot's messages and in-place updates (`/_ws_conversation/v1/conversations/stream`) and a Bot
+  Connector stand-in (`/_connector/v3/...`: the serviceUrl the bot answers to, update_activity and
+  POST /v3/conversations included);
+- asked for a port that is taken it silently picks a random one, and it listens on every interface:
+  callers check the port first, and the loopback preload below pins it to 127.0.0.1;
+- it opens a browser unless TEAMSAPPTESTER_BROWSER=none, and writes every activity (the sandbox's
+  temporary-password message too) to the file named by M365_AGENTS_PLAYGROUND_LOGFILE, kept here under
+  CONTAIN_HOME.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-PLAYGROUND = REPO / "node_modules" / ".bin" / "agentsplayground"
+CLI = REPO / "node_modules" / "@microsoft" / "m365agentsplayground" / "cli.js"
 CONFIG = REPO / ".m365agentsplayground.yml"
-PLAYGROUNDS = (("Dave Patel", 56150, None), ("Erin Novak", 56151, "erin"))
+
+# Node preload: the Playground calls server.listen(port) with no host, i.e. every interface. Pin every
+# listening socket it opens (its port probe too) to loopback; it can impersonate any configured user.
+LOOPBACK_PRELOAD = """\
+const net = require("net");
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...args) {
+  if (typeof args[0] === "number" && typeof args[1] !== "string") args.splice(1, 0, "127.0.0.1");
+  else if (args[0] && typeof args[0] === "object" && args[0].port !== undefined && !args[0].host)
+    args[0] = { ...args[0], host: "127.0.0.1" };
+  return listen.apply(this, args);
+};
+"""
+
+
+class PlaygroundError(RuntimeError):
+    """The Playground cannot run here; the message is one sentence saying why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """One Playground: who is signed in to it and where it serves."""
+
+    name: str
+    upn: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def personal_chat_id(self) -> str:
+        return f"contain-personal-chat-{self.upn.split('@', 1)[0]}"
 
 
 def swap_current_user(text: str, upn: str) -> str:
     """The Playground config with the user whose UPN is `upn` as currentUser (and the former current
     user in their place in `users`). The Playground has no user switcher, so a second identity needs a
-    second config."""
+    second config. The file is YAML, but swapping values line by line keeps its comments and needs no
+    YAML library."""
     lines = text.splitlines()
     current: dict[str, int] = {}
     i = lines.index("currentUser:") + 1
     while i < len(lines) and lines[i].startswith("  ") and not lines[i].startswith("  - "):
         current[lines[i].split(":", 1)[0].strip()] = i
         i += 1
+    if f"userPrincipleName: {upn}" in [lines[j].strip() for j in current.values()]:
+        return "\n".join(lines) + "\n"  # already the current user
     other: dict[str, int] = {}
     block: dict[str, int] = {}
     for index in range(lines.index("users:") + 1, len(lines)):
@@ -57,34 +114,159 @@ def swap_current_user(text: str, upn: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _erin_config(home: Path) -> Path:
-    path = home / "playground-erin.yml"
-    path.write_text(swap_current_user(CONFIG.read_text(), "erin@contoso.com"))
-    return path
+def seat_config(text: str, seat: Seat) -> str:
+    """The shipped config for one seat: `seat` signed in, and a personal chat id of its own. Two
+    Playgrounds otherwise both call their 1:1 chat "contain-personal-chat", and the bot would take the
+    second responder's chat for the first one's."""
+    swapped = swap_current_user(text, seat.upn).splitlines()
+    at = swapped.index("personalChat:") + 1
+    if not swapped[at].strip().startswith("id:"):
+        raise ValueError("the Playground config's personalChat has no id")
+    swapped[at] = f"  id: {seat.personal_chat_id}"
+    return "\n".join(swapped) + "\n"
 
 
-def _start_playground(port: int, config: Path) -> subprocess.Popen[bytes] | None:
-    if not PLAYGROUND.exists():
-        print("The Playground is not installed: run `make install` (npm ci) first.", file=sys.stderr)
-        return None
-    env = dict(os.environ, M365_AGENTS_PLAYGROUND_CONFIG_PATH=str(config))
-    log_dir = config.parent / "playground-logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    env["M365_AGENTS_PLAYGROUND_LOGFILE"] = str(log_dir / f"playground-{port}.log")
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on host:port (SO_REUSEADDR: a closed socket in TIME_WAIT is no owner)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def node_executable() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise PlaygroundError("Node.js is not installed: the Playground needs `node` (Node 20 or later) on PATH.")
+    if not CLI.is_file():
+        raise PlaygroundError("The Playground is not installed: run `make install` (it runs npm ci).")
+    return node
+
+
+def start(seat: Seat, *, bot_endpoint: str, workdir: Path) -> subprocess.Popen[bytes]:
+    """Start one Playground for `seat` against `bot_endpoint`, its config, log and preload in `workdir`."""
+    node = node_executable()
+    if not port_free(seat.port):
+        raise PlaygroundError(f"Port {seat.port} is already in use, so the Playground for {seat.name} cannot start; "
+                              "stop whatever holds it (an earlier demo?) and try again.")
+    workdir.mkdir(parents=True, exist_ok=True)
+    preload = workdir / "loopback.cjs"
+    preload.write_text(LOOPBACK_PRELOAD)
+    config = workdir / f"playground-{seat.port}.yml"
+    config.write_text(seat_config(CONFIG.read_text(), seat))
+    env = dict(os.environ, M365_AGENTS_PLAYGROUND_CONFIG_PATH=str(config), TEAMSAPPTESTER_BROWSER="none",
+               M365_AGENTS_PLAYGROUND_LOGFILE=str(workdir / f"playground-{seat.port}.log"))
     return subprocess.Popen(
-        [str(PLAYGROUND), "-e", "http://127.0.0.1:3978/api/messages", "-c", "msteams", "-p", str(port),
+        [node, "--require", str(preload), str(CLI), "-e", bot_endpoint, "-c", "msteams", "-p", str(seat.port),
          "--disable-telemetry"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: stop() ends it and nothing else
     )
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)  # the Playground's own process group, started above
+async def wait_serving(proc: subprocess.Popen[bytes], seat: Seat, *, timeout_s: float = 30.0) -> None:
+    """Return once the Playground answers on its port; PlaygroundError if it exits or never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while loop.time() < deadline:
+            if proc.poll() is not None:
+                raise PlaygroundError(f"The Playground for {seat.name} exited with status {proc.returncode}; "
+                                      "see its log next to its config.")
+            try:
+                if (await client.get(f"http://127.0.0.1:{seat.port}/_debug/ping")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise PlaygroundError(f"The Playground for {seat.name} did not answer on port {seat.port} "
+                          f"within {timeout_s:.0f} seconds.")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End one Playground we started (its own process group), politely first."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0) -> AsyncIterator[tuple[Any, str]]:
+    """The sandbox tenant, the real bot app on 127.0.0.1:`bot_port` (0: a free one) and one Playground per
+    seat, all serving; yields (runtime, bot URL). For the end-to-end test and bench/screenshots.py."""
+    from aiohttp import web
+
+    import bot
+
+    node_executable()
+    async with bot.build_runtime(settings) as runtime:
+        runner = web.AppRunner(bot.create_app(runtime), access_log=None)
+        await runner.setup()
+        procs: list[subprocess.Popen[bytes]] = []
         try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            await web.TCPSite(runner, "127.0.0.1", bot_port).start()
+            bot_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            for seat in seats:
+                procs.append(start(seat, bot_endpoint=f"{bot_url}/api/messages", workdir=settings.home / "playground"))
+            await asyncio.gather(*(wait_serving(proc, seat) for proc, seat in zip(procs, seats, strict=True)))
+            yield runtime, bot_url
+        finally:
+            for proc in procs:
+                stop(proc)
+            await runner.cleanup()
+
+
+# --- make demo ----------------------------------------------------------------------------------------
+
+DAVE = Seat("Dave Patel", "dave@contoso.com", 56150)
+ERIN = Seat("Erin Novak", "erin@contoso.com", 56151)
+SEATS = (DAVE, ERIN)
+
+
+def instructions(*, bot_url: str, dave: Seat = DAVE, erin: Seat = ERIN) -> str:
+    """What a new user opens, types and clicks, in order."""
+    return f"""
+Contain demo — sandbox tenant contoso.com, bot on {bot_url} (authentication OFF: local use only)
+
+  1. Open Dave's Playground    {dave.url}
+     type  /compromised alice
+     keep the recommended actions, click "Contain selected", write a reason, click "Run".
+  2. Open Erin's Playground    {erin.url}      (the second responder)
+     type  /compromised status alice
+     click "Approve": the high-impact actions (reset password, lift the sending block) run.
+  3. Back in Dave's Playground the card shows every action succeeded and verified, then the summary
+     with Secure Score arrives (the temporary password comes as a separate message).
+     Type  /compromised alice  again and click "Open a new incident": the findings are gone.
+
+  Also: /compromised score, /compromised help.   Ctrl-C stops everything.
+"""
+
+
+def _port_refusal(settings: Any) -> str | None:
+    if not port_free(settings.port, settings.host):
+        return (f"port {settings.port} is already in use (another demo or bot?); stop it or set PORT to a free "
+                "port.")
+    for seat in SEATS:
+        if not port_free(seat.port):
+            return (f"port {seat.port} for {seat.name}'s Playground is already in use (an earlier demo?); "
+                    "stop whatever holds it and try again.")
+    return None
 
 
 async def main() -> int:
@@ -101,39 +283,38 @@ async def main() -> int:
         print("demo: the demo runs against the sandbox tenant with authentication off; unset CONTAIN_TENANT_ID "
               "and MicrosoftAppId.", file=sys.stderr)
         return 2
-    refusal = bot.exposure_refusal(settings)
+    refusal = bot.exposure_refusal(settings) or _port_refusal(settings)
+    try:
+        node_executable()
+    except PlaygroundError as exc:
+        refusal = refusal or str(exc)
     if refusal:
         print(f"demo: {refusal}", file=sys.stderr)
         return 2
     settings.home.mkdir(parents=True, exist_ok=True)
-    configs = {None: CONFIG, "erin": _erin_config(settings.home)}
-    stop, ready = asyncio.Event(), asyncio.Event()
+    stop_serving, ready = asyncio.Event(), asyncio.Event()
     procs: list[subprocess.Popen[bytes]] = []
     async with bot.build_runtime(settings) as runtime:
-        server: asyncio.Task[Any] = asyncio.create_task(serve(runtime, stop=stop, ready=ready))
+        server: asyncio.Task[Any] = asyncio.create_task(serve(runtime, stop=stop_serving, ready=ready))
         await asyncio.wait({server, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if server.done():
             return int(server.result())
-        for _name, port, who in PLAYGROUNDS:
-            proc = _start_playground(port, configs[who])
-            if proc is not None:
-                procs.append(proc)
-        print("\nContain demo — sandbox tenant (contoso.com), bot on http://127.0.0.1:3978, authentication OFF")
-        for name, port, _who in PLAYGROUNDS:
-            print(f"  Playground as {name:<11} http://localhost:{port}")
-        print("\nTry, in the Playground as Dave:   /compromised alice")
-        print("  keep the recommended actions, confirm; then as Erin (second Playground):")
-        print("  /compromised status alice   and approve the high-impact actions.")
-        print("Other commands: /compromised score, /compromised help.  Ctrl-C stops everything.\n")
+        bot_url = f"http://{settings.host}:{settings.port}"
         try:
-            await server
+            for seat in SEATS:
+                procs.append(start(seat, bot_endpoint=f"{bot_url}/api/messages", workdir=settings.home / "playground"))
+            await asyncio.gather(*(wait_serving(proc, seat) for proc, seat in zip(procs, SEATS, strict=True)))
+            print(instructions(bot_url=bot_url), flush=True)
+            return int(await server)
+        except PlaygroundError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
         finally:
-            stop.set()
+            stop_serving.set()
             for proc in procs:
-                _stop(proc)
-    if shutil.which("node") is None:
-        print("Node.js was not found; the Playground needs it.", file=sys.stderr)
-    return 0
+                stop(proc)
+            if not server.done():
+                await server
 
 
 if __name__ == "__main__":
