@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install test lint demo package bench chaos lock clean sandbox
+.PHONY: install test lint demo package bench chaos lock clean sandbox screenshots
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -21,6 +21,7 @@ $(NODE_STAMP): package.json package-lock.json
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: install
@@ -37,6 +38,11 @@ bench: install
 	$(BIN)/python bench/investigate.py
 	$(BIN)/python bench/contain.py
 	$(BIN)/python bench/bot.py
+
+# Re-renders docs/screenshots with Debian's Chromium (installed here when missing; never a downloaded browser).
+screenshots: install
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python bench/screenshots.py
 
 chaos: install
 	$(BIN)/python bench/chaos.py

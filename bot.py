@@ -411,6 +411,7 @@ def create_app(runtime: Runtime, *, adapter: Any = None, router: Any = None,
     app[RUNTIME_KEY] = runtime
     app.router.add_post("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_post("/api/alerts", _alerts_webhook)
     if install_flows and getattr(runtime, "store", None) is not None and getattr(runtime, "tenant", None) is not None:
         _install_flows(app, runtime, router, gateway, auth_off)
 
@@ -508,6 +509,7 @@ def _install_flows(app: web.Application, runtime: Runtime, router: Any, gateway:
     flows = install(router, deps, timer_interval_s=float(runtime.extras.get("timer_interval_s", 5.0)))
     app[FLOWS_KEY] = flows
     runtime.extras["flows"] = flows
+    _install_alert_threads(app, runtime, router, gateway, deps)
 
     async def start(_app: web.Application) -> None:
         if "check" not in checks:
@@ -527,6 +529,90 @@ def _install_flows(app: web.Application, runtime: Runtime, router: Any, gateway:
         await flows.stop()
         if runtime.extras.get("recovery") is not None:
             await runtime.extras.pop("recovery").stop()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
+
+
+# --- Alert intake: POST /api/alerts and the pollers; dialogs.flows.alerts posts the threads -----------
+
+ALERT_THREADS_KEY: web.AppKey[Any] = web.AppKey("contain.alert_threads")
+ALERT_POLLER_KEY: web.AppKey[Any] = web.AppKey("contain.alert_poller")
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it grows past `limit` (a chunked body has no Content-Length)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(16 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _alerts_webhook(request: web.Request) -> web.StreamResponse:
+    """POST /api/alerts: a signed alert (services.alerts.accept_webhook). Refusals answer with their own
+    status and {"error": sentence}; an accepted delivery answers 202 first, then its thread is posted."""
+    import time
+
+    from services.alerts import accept_webhook, describe, describe_refusal
+    from services.webhook import MAX_BODY_BYTES as ALERT_MAX_BYTES
+    from services.webhook import WebhookRefused
+
+    runtime = request.app[RUNTIME_KEY]
+    if getattr(runtime, "store", None) is None or getattr(runtime, "tenant", None) is None:
+        return _refuse(503, "Alert intake is not available in this configuration.")
+    too_big = f"The alert body is larger than {ALERT_MAX_BYTES} bytes."
+    if request.content_length is not None and request.content_length > ALERT_MAX_BYTES:
+        return _refuse(413, too_big)
+    body = await _read_at_most(request, ALERT_MAX_BYTES)
+    if body is None:
+        return _refuse(413, too_big)
+    try:
+        result = await accept_webhook(store=runtime.store, tenant=runtime.tenant,
+                                      secret=runtime.settings.webhook_secret, headers=request.headers, body=body,
+                                      now=time.time())
+    except WebhookRefused as refused:
+        return web.json_response({**describe_refusal(refused), "error": str(refused)}, status=refused.status)
+    except Exception:
+        log.exception("an alert delivery could not be taken in")
+        return _refuse(503, "Contain could not take the alert in; send it again with a fresh timestamp.")
+    response = web.json_response(describe(result), status=202)
+    await response.prepare(request)
+    await response.write_eof()
+    threads = request.app.get(ALERT_THREADS_KEY)
+    if threads is not None and result.needs_post:
+        threads.spawn(threads.deliver(result))
+    return response
+
+
+def _install_alert_threads(app: web.Application, runtime: Runtime, router: Any, gateway: Any, deps: Any) -> None:
+    """Alert threads, /compromised set-channel, and the pollers (started and stopped with the app). At start,
+    alert incidents whose thread was never posted (a crash, or no channel at the time) get it."""
+    from dialogs.flows import channel
+    from dialogs.flows.alerts import AlertThreads
+    from dialogs.gateway import channel_thread_starter
+    from services.alerts_poll import AlertPoller
+
+    settings = runtime.settings
+    threads = AlertThreads(deps, start_thread=channel_thread_starter(gateway), channel_id=settings.channel_id)
+    channel.register(router, deps, configured_id=settings.channel_id, on_chosen=threads.recover)
+    poller = AlertPoller.from_runtime(runtime, on_result=threads.deliver)
+    app[ALERT_THREADS_KEY] = threads
+    app[ALERT_POLLER_KEY] = poller
+    runtime.extras["alert_threads"] = threads
+    runtime.extras["alert_poller"] = poller
+
+    async def start(_app: web.Application) -> None:
+        threads.spawn(threads.recover())
+        if runtime.extras.get("poll_alerts", True):  # tests drive run_once() themselves
+            poller.start()
+
+    async def stop(_app: web.Application) -> None:
+        await poller.stop()
+        await threads.drain()
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

@@ -275,3 +275,41 @@ class _ConversationPoster:
 
         await adapter.continue_conversation(self._reference, callback, self._gateway.bot_app_id)
         return result[0] if result else None
+
+
+def channel_thread_starter(gateway: Gateway) -> Callable[[Mapping[str, Any], dict[str, Any]], Any]:
+    """start(channel reference, card) -> (thread reference, card activity id): a new thread in a Teams
+    channel, as TeamsInfo.send_message_to_teams_channel does, but calling create_conversation directly
+    so the bot app id is always passed (that helper falls back to the legacy path when it is empty, as
+    it is in the sandbox). The thread reference is what every later reply and card update uses."""
+
+    async def start(reference: Mapping[str, Any], card: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        if gateway.adapter is None:
+            raise RuntimeError("the gateway has no adapter for starting a channel thread")
+        ref = ConversationReference().deserialize(dict(reference))
+        conversation = ref.conversation
+        if conversation is None or not conversation.id or not ref.service_url:
+            raise ValueError("the channel reference has no conversation id or service URL")
+        channel_id = conversation.id.split(";", 1)[0]  # a thread's id is "<channel>;messageid=<root>"
+        tenant = conversation.tenant_id
+        channel_data: dict[str, Any] = {"channel": {"id": channel_id}}
+        if tenant:
+            channel_data["tenant"] = {"id": tenant}
+        params = ConversationParameters(is_group=True, bot=ref.bot, channel_data=channel_data,
+                                        activity=_card_activity(card), tenant_id=tenant)
+        created: dict[str, Any] = {}
+
+        async def callback(context: TurnContext) -> None:
+            created["id"] = context.activity.conversation.id if context.activity.conversation else None
+            created["activity_id"] = context.activity.id
+
+        await gateway.adapter.create_conversation(gateway.bot_app_id, callback, params,
+                                                  ref.channel_id or "msteams", ref.service_url)
+        thread_id = created.get("id") or f"{channel_id};messageid={created.get('activity_id')}"
+        thread = dict(reference)
+        thread["conversation"] = {**dict(reference.get("conversation") or {}), "id": thread_id,
+                                  "conversationType": "channel", "isGroup": True}
+        thread["activityId"] = created.get("activity_id")
+        return thread, created.get("activity_id")
+
+    return start

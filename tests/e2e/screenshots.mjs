@@ -52,7 +52,8 @@ async function shot(page, locator, name) {
   await locator.scrollIntoViewIfNeeded();
   await page.waitForTimeout(300);
   const file = path.join(args.out, name);
-  await page.screenshot({ path: file });
+  // The sandbox's temporary password is a secret like any other: never in a picture.
+  await page.screenshot({ path: file, mask: [page.getByText("Temporary password for")] });
   console.log(`wrote ${file}`);
 }
 
