@@ -202,8 +202,11 @@ async def incident(n: int, d: Driver, rng: random.Random, log: dict[str, Any]) -
         return
     approve = activities.invoke("contain.approve", approve_data, service_url=url, conversation_id=thread,
                                 user=ERIN, card_id=card_id)
-    status, _ = await d.send(approve, 1 - first)
+    status, body = await d.send(approve, 1 - first)
     log["approved"] = status == 200
+    refusal = texts((body or {}).get("value") or {}).split("\n")[0]
+    if "refused" in refusal.lower() or "cannot" in refusal.lower() or "already" in refusal.lower():
+        log["approve_answer"] = refusal[:160]
 
 
 async def chaos(d: Driver, kills: int, rng: random.Random, http: aiohttp.ClientSession, log: list[float]) -> None:
@@ -261,9 +264,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             restarts: list[float] = []
             began = time.perf_counter()
 
+            gate = asyncio.Semaphore(args.concurrency)
+
             async def staggered(n: int) -> None:
                 await asyncio.sleep((n - 1) * args.spread_s / args.incidents)
-                await incident(n, d, rng, logs[n])
+                async with gate:  # as many incidents in flight as a security team would have
+                    await incident(n, d, rng, logs[n])
 
             chaos_task = asyncio.create_task(chaos(d, args.kills, rng, http, restarts))
             await asyncio.gather(*(staggered(n) for n in logs))
@@ -271,6 +277,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             store = await Store.open(url)
             try:
                 pending = await settle(store, 120)
+                left = [(r.action, r.state.value, r.lease_owner) for r in
+                        await request_repo.in_states(store, states=PENDING_STATES)]
                 driven_s = time.perf_counter() - began
                 await asyncio.sleep(2)  # the last card updates after the last finish
                 async with http.get(f"http://127.0.0.1:{sb_port}/_sandbox/writes") as r:
@@ -292,11 +300,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             await connector.stop()
     await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     await admin.close()
-    stuck = {n: log.get("stuck") for n, log in logs.items() if log.get("stuck")}
+    stuck = {n: log.get("stuck") or log.get("approve_answer") for n, log in logs.items()
+             if log.get("stuck") or log.get("approve_answer")}
     return {
         "incidents": args.incidents, "approved": sum(1 for log in logs.values() if log.get("approved")),
         "approved_actions": len(expected), "kills": len(restarts), "restart_s_max": round(max(restarts, default=0), 2),
-        "resent": d.resent, "pending_at_end": pending, "cards_final": final, "stuck": stuck,
+        "resent": d.resent, "pending_at_end": pending, "left": left[:10], "cards_final": final, "stuck": stuck,
         "lost": len(counted["lost"]), "duplicated": sum(n - 1 for _, n in counted["duplicated"]),
         "lost_pairs": counted["lost"][:10], "duplicated_pairs": counted["duplicated"][:10],
         "audit_ok": verified.ok, "audit_rows": verified.rows, "audit_message": verified.message,
@@ -310,6 +319,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--spread-s", type=float, default=40.0, help="incidents start over this many seconds")
+    parser.add_argument("--concurrency", type=int, default=12, help="incidents in flight at a time")
     parser.add_argument("--latency-ms", type=float, default=40.0, help="sandbox round trip per request")
     args = parser.parse_args()
     out = asyncio.run(main_async(args))
@@ -324,8 +334,9 @@ def main() -> None:
     print("Chaos: two instances, one PostgreSQL database, one sandbox tenant")
     for k, v in rows:
         print(f"  {k.ljust(width)}  {v}")
-    if out["stuck"] or out["lost_pairs"] or out["duplicated_pairs"]:
-        print(f"  details: stuck={out['stuck']} lost={out['lost_pairs']} duplicated={out['duplicated_pairs']}; "
+    if out["stuck"] or out["lost_pairs"] or out["duplicated_pairs"] or out["left"]:
+        print(f"  details: stuck={out['stuck']} left={out['left']} lost={out['lost_pairs']} "
+              f"duplicated={out['duplicated_pairs']}; "
               f"instance logs in {out['logs']}")
     print(json.dumps({"approved": out["approved"], "kills": out["kills"], "lost": out["lost"],
                       "duplicated": out["duplicated"], "audit_ok": out["audit_ok"],

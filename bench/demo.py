@@ -258,6 +258,24 @@ Contain demo — sandbox tenant contoso.com, bot on {bot_url} (authentication OF
 """
 
 
+# --- alert threads (issue 4): the pollers open a thread in the Playground's channel ----------------------
+
+ALERT_DEMO_POLL_INTERVAL_S = "10"  # the demo polls often so a raised alert shows within seconds
+
+
+def alert_instructions(*, sandbox_url: str | None, interval_s: float) -> str:
+    """How to see an alert open a thread: choose the channel once, then raise an alert in the sandbox."""
+    raise_alert = (f"curl -s -X POST {sandbox_url}/_sandbox/alerts -H 'Content-Type: application/json' "
+                   """-d '{"user": "alice", "kind": "risky_user", "severity": "high"}'""")
+    return f"""  Alerts: in Dave's Playground open the team "Security", channel "Incidents", and type
+     @Contain compromised set-channel      (alert threads go to that channel from then on)
+  then raise an alert for alice in the sandbox tenant (kind risky_user or defender):
+     {raise_alert}
+  Within {2 * interval_s:.0f} seconds a new thread with alice's incident card appears in the channel; raise a
+  second alert and it lands in the same thread.
+"""
+
+
 def _port_refusal(settings: Any) -> str | None:
     if not port_free(settings.port, settings.host):
         return (f"port {settings.port} is already in use (another demo or bot?); stop it or set PORT to a free "
@@ -274,6 +292,7 @@ async def main() -> int:
     from dialogs.terminal.serve import serve
     from services.settings import SettingsError, load_settings
 
+    os.environ.setdefault("CONTAIN_POLL_INTERVAL_S", ALERT_DEMO_POLL_INTERVAL_S)  # alert threads, below
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -305,6 +324,8 @@ async def main() -> int:
                 procs.append(start(seat, bot_endpoint=f"{bot_url}/api/messages", workdir=settings.home / "playground"))
             await asyncio.gather(*(wait_serving(proc, seat) for proc, seat in zip(procs, SEATS, strict=True)))
             print(instructions(bot_url=bot_url), flush=True)
+            print(alert_instructions(sandbox_url=runtime.sandbox.url if runtime.sandbox else settings.sandbox_url,
+                                     interval_s=settings.poll_interval_s), flush=True)
             return int(await server)
         except PlaygroundError as exc:
             print(f"demo: {exc}", file=sys.stderr)

@@ -111,12 +111,16 @@ class Worker:
         itself may have refused some (unblock_sender without its preconditions), so bring their cards up to
         date and post the summary of any batch that ended."""
         dirty, self._dirty = list(self._dirty), {}
-        for batch_id in dirty:
+
+        async def bring_up_to_date(batch_id: str) -> None:
             reqs = await request_repo.for_batch(self.deps.store, batch_id=batch_id)
             incident = await incident_repo.get(self.deps.store, incident_id=reqs[0].incident_id) if reqs else None
             if incident is not None:
                 await self.update_card(incident)
             await self.summary_if_done(batch_id)
+
+        # Concurrently: a summary waits on the audit-log query, and one batch's wait must not hold up the rest.
+        await asyncio.gather(*(bring_up_to_date(b) for b in dirty))
 
     async def _run(self, req: ActionRequest) -> None:
         beat = asyncio.get_running_loop().create_task(self._heartbeat(req.id))

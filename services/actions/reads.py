@@ -1,8 +1,11 @@
 """Reads the actions share within one run (each one at most once per snapshot round, see
 ActionContext.once), and the one read the facade lacks.
 
-ADAPTER: Tenant.get_user_state does not return signInSessionsValidFromDateTime, which
-revoke_sessions needs to verify itself; `account_state` reads it through the same Graph client.
+ADAPTER: the account read asks only for what the actions need (signInSessionsValidFromDateTime
+among it, which revoke_sessions verifies itself with) under User.Read.All, so it does not use
+Tenant.get_user_state, whose signInActivity needs AuditLog.Read.All and a P1 licence. It goes through
+the same request builder but takes the body as JSON: hydrating the SDK's User model the first time
+imports its whole type graph, about a second and a half with the event loop blocked.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from services.actions.base import ActionContext
-from services.errors import NotFoundError, from_graph_exception
+from services.errors import NotFoundError
+from services.tenant_base import parse_time
 
 ACCOUNT_FIELDS = ["id", "accountEnabled", "lastPasswordChangeDateTime", "signInSessionsValidFromDateTime"]
 
@@ -31,17 +34,14 @@ async def _account_state(tenant: Any, user_id: str) -> AccountState:
     if not hasattr(tenant, "graph"):  # a hand-written fake tenant provides the read itself
         return await tenant.account_state(user_id=user_id)  # type: ignore[no-any-return]
     query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=ACCOUNT_FIELDS)
-    cfg: RequestConfiguration[Any] = RequestConfiguration(query_parameters=query)
-    try:
-        u = await tenant.graph.users.by_user_id(user_id).get(cfg)
-    except Exception as exc:
-        raise from_graph_exception(exc, operation="GET /users/{id}?$select=signInSessionsValidFromDateTime",
-                                   permission="User.Read.All") from None
-    if u is None:
+    u = await tenant._get_json("GET /users/{id}?$select=signInSessionsValidFromDateTime", "User.Read.All",
+                               tenant.graph.users.by_user_id(user_id), query)
+    if not u:
         raise NotFoundError(f"Microsoft Graph has no user {user_id}.", status=404)
-    return AccountState(enabled=bool(u.account_enabled) if u.account_enabled is not None else True,
-                        password_changed=u.last_password_change_date_time,
-                        sessions_valid_from=u.sign_in_sessions_valid_from_date_time)
+    enabled = u.get("accountEnabled")
+    return AccountState(enabled=bool(enabled) if enabled is not None else True,
+                        password_changed=parse_time(u.get("lastPasswordChangeDateTime")),
+                        sessions_valid_from=parse_time(u.get("signInSessionsValidFromDateTime")))
 
 
 async def account(ctx: ActionContext) -> AccountState:
