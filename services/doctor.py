@@ -263,6 +263,7 @@ async def _responders(tenant: Tenant, group_id: str | None, token: Awaitable[Che
 async def check_channel(*, store: Store, channel_id: str | None, required: bool) -> Check:
     """The security channel alert threads go to: configured, or captured by the bot and stored."""
     try:
+        chosen = await conversations.get(store, key=conversations.SECURITY_CHANNEL_KEY)
         stored = await conversations.list_refs(store, kind=conversations.ConversationKind.CHANNEL)
     except Exception as exc:  # the database check reports the cause
         return Check("channel", False, "fix the database first.", type(exc).__name__)
@@ -270,8 +271,9 @@ async def check_channel(*, store: Store, channel_id: str | None, required: bool)
         known = any(r["key"] == channel_id for r in stored)
         note = "its conversation reference is stored" if known else "the bot has not been added to its team yet"
         return Check(f"channel {channel_id} (CONTAIN_CHANNEL_ID; {note})", True)
-    if stored:
-        return Check(f"channel {stored[0]['key']} (chosen in Teams)", True)
+    if chosen:
+        chosen_id = str((chosen.get("conversation") or {}).get("id") or "?")
+        return Check(f"channel {chosen_id} (chosen with /compromised set-channel)", True)
     if required:
         return Check("channel", False, "run /compromised set-channel in the security channel, or set "
                      "CONTAIN_CHANNEL_ID.")

@@ -21,7 +21,7 @@ from services.store import audit, conversations, dedupe
 
 log = logging.getLogger("contain.alerts")
 
-CHANNEL_KEY = "channel:security"
+CHANNEL_KEY = conversations.SECURITY_CHANNEL_KEY
 NOT_RESPONDER = "Only members of the responders group can choose the security channel; this attempt was recorded."
 NOT_A_CHANNEL = "Type /compromised set-channel in the team channel where alert threads should go."
 NO_REFERENCE = "Contain could not keep this channel's address; mention the bot here once more and try again."

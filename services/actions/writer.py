@@ -8,6 +8,11 @@ target's state again before deciding whether a write is still needed (services.a
 
 ADAPTER: the Tenant facade does not expose its TokenSource or a way to build a write-mode client,
 so this module builds a second Tenant over the same endpoints and tokens (see the report).
+
+The write Tenant also leaves the body of a rule PATCH unread: the request builder's `patch` hydrates
+the answer into the SDK's MessageRule, and the first hydration of any SDK model in a process imports
+its whole type graph (well over a second with the event loop blocked, in the middle of a run).
+Nothing reads that body; the action verifies by reading the rules again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from weakref import WeakKeyDictionary
 import httpx
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.message_rule import MessageRule
 from msgraph.graph_request_adapter import options as sdk_default_options
 from msgraph_core import GraphClientFactory
 
@@ -27,6 +33,8 @@ from services.graph import POOL_LIMITS, TIMEOUT, graph_base_url, tls_verify
 from services.retry import RetryPolicy, retry_after_seconds
 from services.settings import TenantEndpoints
 from services.tenant import Tenant
+from services.tenant_base import ERROR_MAPPING, config, request_id
+from services.tenant_mail import RULES_WRITE
 
 THROTTLE_RETRIES = 6
 MAX_RETRY_AFTER_S = 60.0
@@ -60,6 +68,19 @@ class ThrottleRetryTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+class WriteTenant(Tenant):
+    """The Tenant the actions write through (see the module docstring)."""
+
+    async def set_inbox_rule_enabled(self, *, user_id: str, rule_id: str, enabled: bool) -> str | None:
+        cfg = config()
+        info = self._rules(user_id).by_message_rule_id(rule_id).to_patch_request_information(
+            MessageRule(is_enabled=enabled), cfg)
+        adapter: Any = self.graph.request_adapter
+        await self._graph_call("PATCH /users/{id}/mailFolders/inbox/messageRules/{id}", RULES_WRITE,
+                               adapter.send_no_response_content_async(info, ERROR_MAPPING))
+        return request_id(cfg)
 
 
 def _transport(endpoints: TenantEndpoints) -> ThrottleRetryTransport:
@@ -102,8 +123,8 @@ def writer_for(tenant: Tenant) -> Tenant:
     if not isinstance(tenant, Tenant):  # a hand-written fake in a test: it is its own writer
         return tenant
     tokens = tokens_of(tenant)
-    writer = Tenant(graph=_graph(tenant.endpoints, tokens), exchange=_exchange(tenant.endpoints, tokens),
-                    endpoints=tenant.endpoints)
+    writer = WriteTenant(graph=_graph(tenant.endpoints, tokens), exchange=_exchange(tenant.endpoints, tokens),
+                         endpoints=tenant.endpoints)
     _WRITERS[tenant] = writer
     return writer
 

@@ -18,6 +18,10 @@ class ConversationKind(StrEnum):
     GROUP = "group"
 
 
+# Where alert threads go: the channel a responder chose with `/compromised set-channel`.
+SECURITY_CHANNEL_KEY = "channel:security"
+
+
 async def save(store: Store, *, key: str, kind: ConversationKind | str, reference: dict[str, Any],
                team_id: str | None = None, now: datetime | None = None) -> None:
     """Insert or replace the reference stored under `key` (a conversation id or a user's AAD id)."""

@@ -194,10 +194,16 @@ async def test_a_stored_channel_reference_satisfies_the_channel_check(runtime: R
     from services.store import conversations
 
     before = await doctor.check_channel(store=runtime.store, channel_id=None, required=True)
-    await conversations.save(runtime.store, key="19:abc@thread.tacv2", kind=conversations.ConversationKind.CHANNEL,
+    # A channel the bot merely saw (a thread it was mentioned in) is not a chosen security channel.
+    await conversations.save(runtime.store, key="19:other@thread.tacv2", kind=conversations.ConversationKind.CHANNEL,
+                             reference={"conversation": {"id": "19:other@thread.tacv2"}}, team_id="team-1")
+    seen_only = await doctor.check_channel(store=runtime.store, channel_id=None, required=True)
+    await conversations.save(runtime.store, key=conversations.SECURITY_CHANNEL_KEY,
+                             kind=conversations.ConversationKind.CHANNEL,
                              reference={"conversation": {"id": "19:abc@thread.tacv2"}}, team_id="team-1")
     after = await doctor.check_channel(store=runtime.store, channel_id=None, required=True)
-    assert not before.ok and after.ok and "19:abc@thread.tacv2" in after.what
+    assert not before.ok and not seen_only.ok
+    assert after.ok and "19:abc@thread.tacv2" in after.what
 
 
 def test_every_permission_the_doctor_names_is_in_the_permissions_doc() -> None:
