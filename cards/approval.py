@@ -4,13 +4,14 @@ and the two ways a wait ends without running anything (expired, rejected)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from microsoft_teams.cards.core import CardElement, TextInput
+from microsoft_teams.cards.core import CardElement, Container, ExecuteAction, TextInput
 
 from cards import catalog, verbs
-from cards.common import card, col, execute, facts, row, target_line, tb, title_block
+from cards.common import box, buttons, card, col, execute, facts, row, target_line, tb, title_block
 from cards.context import CardContext
 from cards.text import clock, plain, when
 from services.vocabulary import ActionId, Actor, Impact, UserRef
@@ -73,6 +74,52 @@ def confirm_card(
     return card(ctx, body, [run, back], fallback="Contain: confirm containment")
 
 
+@dataclass(frozen=True, slots=True)
+class AwaitingApproval:
+    """A batch of high-impact actions waiting for a second responder: what the approval card shows, and
+    what the running card adds while other actions of the incident are still landing."""
+
+    batch_id: str
+    requested_by: Actor
+    requested_at: datetime | None
+    reason: str
+    actions: tuple[ActionId, ...]
+    expires_at: datetime
+    target_is_admin: bool = False
+
+
+def decision_buttons(batch_id: str) -> list[ExecuteAction]:
+    """Approve / Reject, carrying the batch id only."""
+    return [
+        execute("Approve", verbs.APPROVE, {"batch": batch_id}, style="positive", inputs=False),
+        execute("Reject", verbs.REJECT, {"batch": batch_id}, style="destructive", inputs=False),
+    ]
+
+
+def _expiry(ctx: CardContext, expires_at: datetime) -> str:
+    minutes = max(0, int((expires_at - ctx.now).total_seconds() // 60))
+    return f"expires {clock(expires_at)} (in {minutes} min)"
+
+
+def awaiting_section(ctx: CardContext, waiting: AwaitingApproval, *, reason_limit: int = 500) -> Container:
+    """The approval part on its own, for a card that shows something else first (the running card): a
+    second responder who opens the incident while the standard actions run can decide at once."""
+    items: list[CardElement] = [
+        tb("Waiting for a second responder", bold=True, color="Warning"),
+        facts(
+            [
+                ("Requested by", plain(waiting.requested_by.name, 120)),
+                ("Reason", plain(waiting.reason, reason_limit)),
+                ("Expires", _expiry(ctx, waiting.expires_at)),
+            ]
+        ),
+        *action_list(waiting.actions, target_is_admin=waiting.target_is_admin, describe=False),
+        tb(SELF_APPROVAL_NOTE, subtle=True),
+        buttons(decision_buttons(waiting.batch_id)),
+    ]
+    return box(items, style="warning", separator=True, id="contain-awaiting")
+
+
 def awaiting_approval_card(
     ctx: CardContext,
     *,
@@ -87,7 +134,6 @@ def awaiting_approval_card(
     target_is_admin: bool = False,
 ) -> dict[str, Any]:
     """High-impact actions waiting for a second, different responder."""
-    minutes = max(0, int((expires_at - ctx.now).total_seconds() // 60))
     body: list[CardElement] = [
         title_block("Waiting for a second responder", color="Warning"),
         target_line(target),
@@ -96,18 +142,15 @@ def awaiting_approval_card(
                 ("Requested by", plain(requested_by.name, 120)),
                 ("Requested", when(requested_at, ctx.now)),
                 ("Reason", plain(reason, 500)),
-                ("Expires", f"expires {clock(expires_at)} (in {minutes} min)"),
+                ("Expires", _expiry(ctx, expires_at)),
             ]
         ),
         tb("Actions waiting", bold=True, separator=True),
         *action_list(actions, target_is_admin=target_is_admin),
         tb(SELF_APPROVAL_NOTE, subtle=True),
     ]
-    decisions = [
-        execute("Approve", verbs.APPROVE, {"batch": batch_id}, style="positive", inputs=False),
-        execute("Reject", verbs.REJECT, {"batch": batch_id}, style="destructive", inputs=False),
-    ]
-    return card(ctx, body, decisions, fallback="Contain: approval needed", refresh_incident=incident_id)
+    return card(ctx, body, decision_buttons(batch_id), fallback="Contain: approval needed",
+                refresh_incident=incident_id)
 
 
 def expired_card(
@@ -152,4 +195,13 @@ def rejected_card(
     return card(ctx, body, [again], fallback="Contain: request rejected")
 
 
-__all__ = ["action_list", "awaiting_approval_card", "confirm_card", "expired_card", "rejected_card"]
+__all__ = [
+    "AwaitingApproval",
+    "action_list",
+    "awaiting_approval_card",
+    "awaiting_section",
+    "confirm_card",
+    "decision_buttons",
+    "expired_card",
+    "rejected_card",
+]

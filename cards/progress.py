@@ -10,6 +10,7 @@ from typing import Any
 from microsoft_teams.cards.core import AdaptiveCard, CardElement, ShowCardAction, TextColor, TextInput
 
 from cards import catalog, verbs
+from cards.approval import AwaitingApproval, awaiting_section
 from cards.common import (
     SIZE_BUDGET,
     VERSION,
@@ -113,14 +114,18 @@ def running_card(
     lines: Sequence[ActionLine],
     requested_by: Actor | None = None,
     started_at: datetime | None = None,
+    awaiting: AwaitingApproval | None = None,
 ) -> dict[str, Any]:
-    """Per-action progress while the run is under way."""
+    """Per-action progress while the run is under way; with `awaiting`, also the high-impact actions
+    waiting for a second responder, with Approve / Reject, so nobody has to wait for the run to end."""
     for detail_limit in DETAIL_LIMITS:
         body: list[CardElement] = [title_block("Containing…"), target_line(target)]
         if requested_by:
             body.append(tb(f"Started by {plain(requested_by.name, 120)} · {when(started_at, ctx.now)}", subtle=True))
         body += line_rows(lines, ctx.now, actors=False, detail_limit=detail_limit)
         body.append(tb(tally(lines), subtle=True, separator=True))
+        if awaiting is not None:
+            body.append(awaiting_section(ctx, awaiting, reason_limit=detail_limit))
         refresh = execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False)
         out = card(ctx, body, [refresh], fallback="Contain: containment running", refresh_incident=incident_id)
         if size_of(out) <= SIZE_BUDGET:

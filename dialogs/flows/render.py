@@ -2,9 +2,10 @@
 
 One rule, used by status, refresh, refusals and the worker alike:
   closed → the incident card marked closed; nothing requested yet → the incident card with its
-  findings; anything approved or running → the running card (progress as each action lands); then a
-  batch awaiting a second responder → the approval card; the latest batch ended without running
-  anything → expired or rejected; else the done card.
+  findings; anything approved or running → the running card (progress as each action lands), with
+  the approval section and its buttons when a batch also awaits a second responder (so whoever opens
+  the card early can approve at once); else a batch awaiting a second responder → the approval card;
+  the latest batch ended without running anything → expired or rejected; else the done card.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cards import (
     rejected_card,
     running_card,
 )
+from cards.approval import AwaitingApproval
 from cards.text import plain
 from cards.views import line_from_request
 from services.store import requests as request_repo
@@ -78,14 +80,26 @@ def _latest_batch(reqs: Sequence[ActionRequest]) -> list[ActionRequest]:
     return [r for r in reqs if r.batch_id == latest.batch_id]
 
 
-def awaiting_card(ctx: CardContext, incident: Incident, waiting: Sequence[ActionRequest]) -> dict[str, Any]:
-    first = waiting[0]
+def newest_waiting(incident: Incident, reqs: Sequence[ActionRequest]) -> AwaitingApproval | None:
+    """The newest batch awaiting a second responder (its requests only), or None."""
+    waiting = [r for r in reqs if r.state is RequestState.AWAITING_APPROVAL]
+    if not waiting:
+        return None
+    newest = max(waiting, key=lambda r: (r.requested_at, r.id)).batch_id
+    batch = [r for r in waiting if r.batch_id == newest]
+    first = batch[0]
     assert first.expires_at is not None
+    return AwaitingApproval(batch_id=first.batch_id, requested_by=Actor(first.requested_by_id, first.requested_by_name),
+                            requested_at=first.requested_at, reason=first.reason,
+                            actions=tuple(ActionId(r.action) for r in batch), expires_at=first.expires_at,
+                            target_is_admin=incident.target_is_admin)
+
+
+def awaiting_card(ctx: CardContext, incident: Incident, waiting: AwaitingApproval) -> dict[str, Any]:
     return awaiting_approval_card(
-        ctx, batch_id=first.batch_id, incident_id=incident.id, target=target_of(incident),
-        requested_by=Actor(first.requested_by_id, first.requested_by_name), requested_at=first.requested_at,
-        reason=first.reason, actions=[ActionId(r.action) for r in waiting], expires_at=first.expires_at,
-        target_is_admin=incident.target_is_admin)
+        ctx, batch_id=waiting.batch_id, incident_id=incident.id, target=target_of(incident),
+        requested_by=waiting.requested_by, requested_at=waiting.requested_at, reason=waiting.reason,
+        actions=waiting.actions, expires_at=waiting.expires_at, target_is_admin=waiting.target_is_admin)
 
 
 def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest]) -> dict[str, Any]:
@@ -96,16 +110,15 @@ def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest]
         return incident_card(ctx, incident_id=incident.id, investigation=investigation_of(incident))
     target = target_of(incident)
     lines = [line_from_request(r) for r in reqs]
-    # Progress first: while anything runs the card shows it landing; then the approval buttons.
+    waiting = newest_waiting(incident, reqs)
+    # Progress first: while anything runs the card shows it landing, and below it the approval buttons.
     if any(r.state in _RUNNABLE for r in reqs):
         first = min(reqs, key=lambda r: r.requested_at)
         return running_card(ctx, incident_id=incident.id, target=target, lines=lines,
                             requested_by=Actor(first.requested_by_id, first.requested_by_name),
-                            started_at=first.requested_at)
-    waiting = [r for r in reqs if r.state is RequestState.AWAITING_APPROVAL]
-    if waiting:
-        newest = max(waiting, key=lambda r: (r.requested_at, r.id)).batch_id
-        return awaiting_card(ctx, incident, [r for r in waiting if r.batch_id == newest])
+                            started_at=first.requested_at, awaiting=waiting)
+    if waiting is not None:
+        return awaiting_card(ctx, incident, waiting)
     batch = _latest_batch(reqs)
     if all(r.state in _NOT_RUN for r in batch):
         actions = [ActionId(r.action) for r in batch]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cards
+from cards.approval import AwaitingApproval
 from cards.context import CardContext
 from cards.views import (
     ActionLine,
@@ -205,6 +206,14 @@ def rendered(ctx: CardContext | None = None) -> list[tuple[str, dict[str, Any]]]
         out.append((f"running/{who}", cards.running_card(ctx, incident_id="inc-1", target=user,
                                                          lines=lines(requester, text), requested_by=requester,
                                                          started_at=NOW)))
+        # The run under way while a high-impact batch waits for a second responder: both on one card.
+        waiting = AwaitingApproval(batch_id="b-2", requested_by=requester, requested_at=NOW,
+                                   reason=text or "Risky sign-ins from NG, user confirms not them",
+                                   actions=(A.RESET_PASSWORD, A.BLOCK_SIGNIN, A.UNBLOCK_SENDER) * (5 if text else 1),
+                                   expires_at=NOW + timedelta(minutes=30), target_is_admin=inv.is_admin)
+        out.append((f"running-awaiting/{who}", cards.running_card(
+            ctx, incident_id="inc-1", target=user, lines=lines(requester, text), requested_by=requester,
+            started_at=NOW, awaiting=waiting)))
         out.append((f"done/{who}", cards.done_card(ctx, incident_id="inc-1", batch_id="b-1", target=user,
                                                    lines=lines(requester, text), finished_at=NOW)))
         out.append((f"expired/{who}", cards.expired_card(ctx, incident_id="inc-1", target=user,
