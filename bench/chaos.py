@@ -199,7 +199,7 @@ async def incident(n: int, d: Driver, rng: random.Random, log: dict[str, Any]) -
                 approve_data = _verb((body or {}).get("value"), "contain.approve")
                 if approve_data:
                     break  # the earlier run did land: its actions are already pending
-        if approve_data:
+        if approve_data or run_data is None:
             break
         run = activities.invoke("contain.run", {**run_data, "reason": "chaos drill"}, service_url=url,
                                 conversation_id=thread, user=DAVE, card_id=card_id)

@@ -65,7 +65,13 @@ class AlertThreads:
             if incident.card_activity_id and incident.conversation_ref:
                 if result.decision is Decision.REPLY:
                     await self._reply(incident, result)
-                return  # a new thread already posted (recovery got there first)
+                else:  # recovery posted the thread first: bring its card up to date in place
+                    await self._refresh_card(incident)
+                return
+            if result.decision is Decision.REPLY and not incident.investigation:
+                # The first alert's delivery is still investigating and will post the thread, whose card
+                # lists this alert too; posting now would start it with an empty investigation.
+                return
             await self._new_thread(incident)  # a reply before its thread: the card lists the alert
 
     async def recover(self) -> int:
@@ -133,6 +139,16 @@ class AlertThreads:
         except Exception:
             log.warning("could not post alert %s in the thread of incident %s", result.alert_id, incident.id,
                         exc_info=True)
+
+    async def _refresh_card(self, incident: Incident) -> None:
+        assert incident.conversation_ref is not None
+        if await request_repo.for_incident(self.deps.store, incident_id=incident.id):
+            return  # the thread card shows the actions' progress now; leave it
+        try:
+            await self.deps.post_to(incident.conversation_ref).post(
+                UpdateCard(await self.card(incident), activity_id=incident.card_activity_id))
+        except Exception:
+            log.warning("could not refresh the card of incident %s", incident.id, exc_info=True)
 
     # -- background posting (the webhook answers first, then posts) -----------------------------------
     def spawn(self, work: Awaitable[Any]) -> None:

@@ -25,3 +25,6 @@ async def test_a_burst_over_http_makes_exactly_one_channel_thread_per_account(tm
     # arrive before it is posted), never a second thread.
     assert 0 < out["replies"] <= 90 - 6
     assert out["ok"] is True
+    # No thread starts with an empty investigation, and every alert shows in its thread (card or reply).
+    assert out["cards_posted_before_investigation"] == 0 and out["alerts_not_on_their_thread"] == 0
+    assert out["threads_complete"] is True
