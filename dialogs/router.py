@@ -197,6 +197,10 @@ class Router:
     def on_verb(self, verb: str, handler: Handler) -> None:
         self._verbs[verb] = handler
 
+    def wrap_verbs(self, wrap: Callable[[Handler], Handler]) -> None:
+        """Wrap every registered card-verb handler (e.g. to record the click once it was handled)."""
+        self._verbs = {verb: wrap(handler) for verb, handler in self._verbs.items()}
+
     def on_conversation_update(self, handler: Handler) -> None:
         self._on_conversation_update = handler
 

@@ -19,7 +19,8 @@ from dialogs.flows import approve, confirm, help, investigate, lifecycle, score,
 from dialogs.flows.deps import FlowDeps
 from dialogs.flows.execute import Worker
 from dialogs.flows.lifecycle import Timers
-from dialogs.router import Router
+from dialogs.router import Handler, Outcome, Router, Turn
+from services.store import dedupe
 
 __all__ = ["FlowDeps", "Flows", "Timers", "Worker", "install"]
 
@@ -39,10 +40,21 @@ class Flows:
         await self.worker.stop()
 
 
+def _recorded_when_handled(deps: FlowDeps, handler: Handler) -> Handler:
+    async def handled(turn: Turn) -> Outcome:
+        outcome = await handler(turn)
+        if turn.activity_id:  # the decision is stored: a redelivery of this click is a replay from now on
+            await dedupe.seen_activity(deps.store, activity_id=f"invoke:{turn.activity_id}")
+        return outcome
+
+    return handled
+
+
 def install(router: Router, deps: FlowDeps, *, worker: Worker | None = None, timer_interval_s: float = 5.0) -> Flows:
     """Register every flow on `router` and build (not start) the worker and the timers."""
     worker = worker or Worker(deps)
     deps.kick = worker.kick
     for module in (investigate, confirm, approve, lifecycle, status, score, help):
         module.register(router, deps)
+    router.wrap_verbs(lambda handler: _recorded_when_handled(deps, handler))
     return Flows(deps=deps, worker=worker, timers=Timers(deps, worker, interval_s=timer_interval_s))

@@ -85,12 +85,16 @@ async def on_run(deps: FlowDeps, turn: Turn) -> Outcome:
         return invoke_card(with_notice(card, "Give a reason (up to 500 characters); it is kept in the audit log."))
     # Single use: a double click or a second responder pressing the same Run button does nothing more.
     assert nonce is not None
-    if await dedupe.seen_activity(deps.store, activity_id=f"nonce:{nonce}"):
+    # Checked here, consumed once the confirm is stored: two clicks racing both get here, and the approval
+    # state machine answers the second with "already pending".
+    if await dedupe.activity_seen(deps.store, activity_id=f"nonce:{nonce}"):
         return await refuse(deps, turn, "This confirmation was already used; nothing was run again.",
                             incident=incident, correlation_id=cid)
     outcome = await approvals.confirm(deps.store, incident_id=incident.id, actions=list(stored[1:]),
                                       actor=actor_of(turn), reason=str(reason), is_responder=deps.is_responder,
                                       ttl=deps.ttl, correlation_id=cid)
+    if outcome.ok:
+        await dedupe.seen_activity(deps.store, activity_id=f"nonce:{nonce}")
     return await answer(deps, turn, incident, outcome, cid)
 
 

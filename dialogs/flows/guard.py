@@ -57,7 +57,9 @@ async def admit(deps: FlowDeps, turn: Turn, *, attempted: str) -> Click | Outcom
     correlation_id = correlation()
     if not turn.user.aad_id:
         return await refuse(deps, turn, NO_IDENTITY, correlation_id=correlation_id)
-    if turn.activity_id and await dedupe.seen_activity(deps.store, activity_id=f"invoke:{turn.activity_id}"):
+    # Recorded as handled only after the handler ran (flows.install wraps every verb), so a click whose
+    # instance died before deciding is handled when Teams redelivers it.
+    if turn.activity_id and await dedupe.activity_seen(deps.store, activity_id=f"invoke:{turn.activity_id}"):
         return await refuse(deps, turn, REPLAYED, event="card.replayed", correlation_id=correlation_id)
     if not await deps.is_responder(turn.user.aad_id):
         await refuse_access(deps.store, actor=actor_of(turn), attempted=attempted, incident_id=None,

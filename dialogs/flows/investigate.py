@@ -15,6 +15,7 @@ from cards import verbs as v
 from dialogs import commands
 from dialogs.flows.deps import FlowDeps, actor_of, card_id, correlation, remember_person, turn_reference
 from dialogs.flows.guard import Click, admit, invoke_card, open_incident_of, refuse
+from dialogs.flows.render import investigation_of
 from dialogs.router import Outcome, Poster, Reply, Router, Turn, say
 from services.approvals_common import refuse_access, same_account
 from services.errors import TenantError
@@ -70,6 +71,15 @@ async def start_incident(deps: FlowDeps, turn: Turn, poster: Poster, user: UserR
                                          conversation_id=turn.conversation_id, card_activity_id=activity_id)
             return
         existing = opened.incident
+    if existing.card_activity_id is None and existing.source is IncidentSource.COMMAND:
+        # Opened by an instance that stopped before posting its card: post it here instead of pointing
+        # at a thread that does not exist.
+        activity_id = await poster.post(Reply(card=incident_card(ctx, incident_id=existing.id,
+                                                                 investigation=investigation_of(existing))))
+        await incident_repo.set_card(deps.store, incident_id=existing.id,
+                                     conversation_ref=await turn_reference(deps, turn),
+                                     conversation_id=turn.conversation_id, card_activity_id=activity_id)
+        return
     await poster.post(Reply(card=existing_incident_card(ctx, incident_id=existing.id, target=user,
                                                         opened_at=existing.opened_at)))
 
@@ -78,7 +88,7 @@ async def on_investigate(deps: FlowDeps, turn: Turn) -> Outcome:
     assert isinstance(turn.command, commands.Investigate)
     who = turn.command.who
     correlation_id = correlation()
-    if turn.activity_id and await dedupe.seen_activity(deps.store, activity_id=f"message:{turn.activity_id}"):
+    if turn.activity_id and await dedupe.activity_seen(deps.store, activity_id=f"message:{turn.activity_id}"):
         return Outcome()  # Teams redelivered the message: it was handled the first time
     if not turn.user.aad_id or not await deps.is_responder(turn.user.aad_id):
         await refuse_access(deps.store, actor=actor_of(turn), attempted=f"investigate {who[:80]}",
@@ -101,6 +111,8 @@ async def on_investigate(deps: FlowDeps, turn: Turn) -> Outcome:
                                                      candidates=found.candidates)))
         else:
             await start_incident(deps, turn, poster, found.user, correlation_id)
+        if turn.activity_id:  # handled: a redelivery from now on is a replay
+            await dedupe.seen_activity(deps.store, activity_id=f"message:{turn.activity_id}")
 
     return Outcome(outputs=(Reply(text=f"Investigating {who}…"),), after=after)
 

@@ -20,6 +20,16 @@ async def seen_activity(store: Store, *, activity_id: str, now: datetime | None 
     return result.rowcount != 1
 
 
+async def activity_seen(store: Store, *, activity_id: str) -> bool:
+    """True if this activity id was recorded as handled; records nothing. Handlers check with this first
+    and record with `seen_activity` only once their decision is stored, so an instance that dies in
+    between leaves the redelivery to be handled, not refused."""
+    async with store.read() as conn:
+        row = (await conn.execute(sa.select(processed_activities.c.activity_id).where(
+            processed_activities.c.activity_id == activity_id[:512]))).first()
+    return row is not None
+
+
 async def seen_delivery(store: Store, *, signature: str, now: datetime | None = None) -> bool:
     """Record a webhook delivery's signature; True if it was seen before (a replay: refuse it)."""
     stmt = store.insert(webhook_deliveries).values(signature=signature[:128], received_at=now or utcnow())
