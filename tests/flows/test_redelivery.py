@@ -24,7 +24,7 @@ async def _awaiting(bot: FlowBot) -> tuple[Any, dict[str, Any]]:
     run = action(body["value"], "contain.run")
     status, body = await bot.click("contain.run", {**run["data"], "reason": "drill"},
                                    card_id=incident.card_activity_id)
-    [pending] = await bot.pending()
+    assert status == 200 and len(await bot.pending()) == 1
     return incident, action(body["value"], "contain.approve")["data"]
 
 
