@@ -362,6 +362,10 @@ def _reference_sink(runtime: Runtime) -> Any:
     if store is None:
         return None
 
+    # What this process last saved per key: a reference rarely changes, and a write per turn would put
+    # a database commit on every turn's path.
+    saved: dict[str, str] = {}
+
     async def keep(turn: Any, reference: dict[str, Any]) -> None:
         from services.store import conversations
 
@@ -371,7 +375,14 @@ def _reference_sink(runtime: Runtime) -> Any:
             key, kind = turn.conversation_id, conversations.ConversationKind.CHANNEL
         else:
             key, kind = turn.conversation_id, conversations.ConversationKind.GROUP
+        fingerprint = json.dumps({k: v for k, v in reference.items() if k != "activityId"}, sort_keys=True,
+                                 default=str) + f"|{turn.team_id}"
+        if saved.get(key) == fingerprint:
+            return
         await conversations.save(store, key=key, kind=kind, reference=reference, team_id=turn.team_id)
+        if len(saved) > 10_000:
+            saved.clear()
+        saved[key] = fingerprint
 
     return keep
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from aiohttp import ClientSession, web  # noqa: E402
 
-from tests.support import activities  # noqa: E402
+from tests.support import activities, people  # noqa: E402
 from tests.support.connector import RecordingConnector  # noqa: E402
 
 
@@ -102,7 +102,11 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/api/messages"
 
 
-async def _timed_posts(url: str, bodies: list[dict[str, Any]], concurrent: bool = False) -> list[float]:
+async def _timed_posts(url: str, bodies: list[dict[str, Any]], concurrent: bool = False,
+                       settle: Any = None) -> list[float]:
+    """Time each turn from request to answer. `settle` (untimed) waits for the work a turn starts after
+    its answer (the investigation): that is Graph's time, not the turn's, and it must not overlap the
+    next timed turn."""
     async with ClientSession() as session:
         async def one(body: dict[str, Any]) -> float:
             t0 = time.perf_counter()
@@ -110,7 +114,10 @@ async def _timed_posts(url: str, bodies: list[dict[str, Any]], concurrent: bool 
                 await response.read()
                 if response.status not in (200, 201):
                     raise SystemExit(f"turn answered {response.status}")
-            return (time.perf_counter() - t0) * 1000
+            elapsed = (time.perf_counter() - t0) * 1000
+            if settle is not None:
+                await settle()
+            return elapsed
 
         if concurrent:
             return list(await asyncio.gather(*(one(b) for b in bodies)))
@@ -132,13 +139,19 @@ async def in_process(connector: RecordingConnector, home: Path, turns: int, clic
         runtime_cm, runtime = None, bare_runtime(settings)
     try:
         adapter = bot.build_adapter(settings)
-        ours, ours_url = await _serve(bot.create_app(runtime, adapter=adapter))
+        app = bot.create_app(runtime, adapter=adapter)
+        ours, ours_url = await _serve(app)
         echo, echo_url = await _serve(_echo_app(adapter))
-        command = [activities.message("/compromised alice", service_url=connector.url) for _ in range(turns)]
-        echo_bodies = [activities.message("/compromised alice", service_url=connector.url) for _ in range(turns)]
-        await _timed_posts(ours_url, command[:10])  # warm both paths
+        # A real responder of the sandbox tenant, so the turn is the command's real path (responder check,
+        # replay check, the "Investigating…" answer), not a refusal.
+        command = [activities.message("/compromised alice", service_url=connector.url, user=people.DAVE)
+                   for _ in range(turns)]
+        echo_bodies = [activities.message("/compromised alice", service_url=connector.url, user=people.DAVE)
+                       for _ in range(turns)]
+        settle = app[bot.GATEWAY_KEY].drain
+        await _timed_posts(ours_url, command[:10], settle=settle)  # warm both paths
         await _timed_posts(echo_url, echo_bodies[:10])
-        turn = await _timed_posts(ours_url, command)
+        turn = await _timed_posts(ours_url, command, settle=settle)
         echo_turn = await _timed_posts(echo_url, echo_bodies)
         acks: list[float] = []
         for _ in range(rounds):

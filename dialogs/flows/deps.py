@@ -36,6 +36,8 @@ class FlowDeps:
     ttl: timedelta = timedelta(minutes=30)
     summary_audit_wait_s: float = 20.0
     kick: Callable[[], None] = field(default=lambda: None)  # wake the execution worker now
+    # Responders whose channel account this process already stored: saves a commit on every turn.
+    people_saved: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def card_ctx(self, correlation_id: str | None = None) -> CardContext:
         return CardContext.current(sandbox=self.sandbox, auth_off=self.auth_off, correlation_id=correlation_id)
@@ -70,9 +72,13 @@ async def remember_person(deps: FlowDeps, turn: Turn) -> None:
     possibly from another instance, long after this turn."""
     if not turn.user.aad_id or not turn.user.channel_id:
         return
+    known = (turn.user.channel_id, turn.user.name)
+    if deps.people_saved.get(turn.user.aad_id) == known:
+        return
     await conversations.save(deps.store, key=PERSON_KEY + turn.user.aad_id,
                              kind=conversations.ConversationKind.PERSONAL,
                              reference={"channelAccountId": turn.user.channel_id, "name": turn.user.name})
+    deps.people_saved[turn.user.aad_id] = known
 
 
 async def person(deps: FlowDeps, actor: Actor) -> Person | None:
