@@ -31,6 +31,7 @@ from services.actions.records import (
 from services.actions.writer import writer_for
 from services.errors import TenantError
 from services.store import incidents as incident_repo
+from services.store import requests as request_repo
 from services.store import snapshots as snapshot_repo
 from services.store.db import Store, new_id, utcnow
 from services.store.records import ActionRequest, Incident
@@ -145,21 +146,40 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
                       record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=correlation_id))
 
+    # Actions never requested before in this incident that may write unread (local read, no round trip).
+    earlier = {r.action for r in await request_repo.for_incident(store, incident_id=incident.id)}
+    unread = {a for a in wanted if ACTIONS[a].writes_unread and a.value not in earlier}
+
     async def bookkeeping() -> tuple[dict[ActionId, str], frozenset[ActionId]]:
         ids = await start_direct_run(store, incident=incident, actions=wanted, actor=actor, approver=approver,
                                      reason=reason, worker_id=worker, override_unblock=override_unblock,
                                      correlation_id=correlation_id, now=now)
         return ids, await succeeded_in_incident(store, incident_id=incident.id)
 
-    # Round one: every snapshot (shared reads made once), while the requests are recorded.
-    booked, *snaps = await asyncio.gather(bookkeeping(), *(ACTIONS[a].snapshot(ctx) for a in wanted),
-                                          return_exceptions=True)
-    if isinstance(booked, BaseException):
-        raise booked
-    request_ids, before = booked
+    async def snapshot(action_id: ActionId) -> dict[str, Any]:
+        if action_id in unread:
+            return dict(ACTIONS[action_id].unread_snapshot)
+        return await ACTIONS[action_id].snapshot(ctx)
+
+    # Round one: every snapshot (shared reads made once) while the requests are recorded; the actions
+    # that write unread have their snapshot at once, so their writes start in this round.
+    book_task = asyncio.ensure_future(bookkeeping())
+    snap_tasks = {a: asyncio.ensure_future(snapshot(a)) for a in wanted}
+    try:
+        request_ids, before = await book_task
+    except BaseException:
+        for task in snap_tasks.values():
+            task.cancel()
+        raise
     ctx = _with_succeeded(ctx, before)
-    taken = {request_ids[a]: (a, s) for a, s in zip(wanted, snaps, strict=True) if isinstance(s, dict)}
-    await save_snapshots(store, taken=taken, now=clock())
+
+    async def snapshot_saved(action_id: ActionId) -> Any:
+        try:
+            snap = await snap_tasks[action_id]
+        except Exception as exc:  # reported as the action's failure below
+            return exc
+        await save_snapshots(store, taken={request_ids[action_id]: (action_id, snap)}, now=clock())
+        return snap
 
     # An action that others wait for (reset_password before unblock_sender) signals when its writes
     # are done, not when it is verified: the dependent writes overlap the verification round.
@@ -175,8 +195,9 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
                 landed[action_id].set_result(ok)
         return tell
 
-    async def run(action_id: ActionId, snap: Any) -> ActionResult:
+    async def run(action_id: ActionId) -> ActionResult:
         action = ACTIONS[action_id]
+        snap = await snapshot_saved(action_id)
         deps = [landed[d] for d in action.after if d in landed]
         if deps:
             await asyncio.wait(deps)
@@ -197,7 +218,7 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
         await _tell(on_progress, result)
         return result
 
-    results = await asyncio.gather(*(run(a, s) for a, s in zip(wanted, snaps, strict=True)))
+    results = await asyncio.gather(*(run(a) for a in wanted))
     await journal.drain()
     return list(results)
 

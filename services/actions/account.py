@@ -15,12 +15,20 @@ def _account_snapshot(state: reads.AccountState) -> dict[str, Any]:
             "signInSessionsValidFromDateTime": iso(state.sessions_valid_from)}
 
 
+# What a first attempt starts from when nothing of ours can have landed yet (see Action.writes_unread):
+# the write is wanted, and its verification compares against the incident's start, not this.
+_UNREAD = {"accountEnabled": None, "lastPasswordChangeDateTime": None, "signInSessionsValidFromDateTime": None,
+           "read": False}
+
+
 class ResetPassword(Action):
     id = ActionId.RESET_PASSWORD
     title = "Reset password"
     description = "Set a strong temporary password the user must change at next sign-in."
     nothing_to_do = "Skipped: a password reset already happened during this incident."
     done_sentence = "Password reset; the user must change it at next sign-in."
+    writes_unread = True
+    unread_snapshot = _UNREAD
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
         return _account_snapshot(await reads.account(ctx))
@@ -61,6 +69,8 @@ class RevokeSessions(Action):
     description = "Invalidate every refresh token and session cookie, so the attacker must sign in again."
     nothing_to_do = "Skipped: sessions were already revoked during this incident."
     done_sentence = "Every session and refresh token issued before now is invalid."
+    writes_unread = True
+    unread_snapshot = _UNREAD
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
         return _account_snapshot(await reads.account(ctx))

@@ -137,6 +137,12 @@ class Action:
     # Actions that must finish first when they are in the same run.
     after: ClassVar[tuple[ActionId, ...]] = ()
     undoable: ClassVar[bool] = False
+    # An action whose write is wanted whatever the state (a password reset, a session revocation) may
+    # skip the read before its FIRST attempt in an incident: nothing of ours can have landed yet, and
+    # its verification compares with the incident's start. Any later attempt reads first. This takes
+    # one round trip off the path of the actions that others wait for.
+    writes_unread: ClassVar[bool] = False
+    unread_snapshot: ClassVar[dict[str, Any]] = {}
     # What "nothing to do" means, for the skipped result's sentence.
     nothing_to_do: ClassVar[str] = "Nothing to do: the account is already in the wanted state."
     done_sentence: ClassVar[str] = "Done."

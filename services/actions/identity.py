@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from services.actions import reads
-from services.actions.base import Action, ActionContext, Write, iso, parse_iso
+from services.actions.base import Action, ActionContext, Write, at_or_after, iso, parse_iso
 from services.findings import KNOWN_APP_IDS, grant_findings, signin_finding
 from services.tenant_models import OAuthGrant
 from services.vocabulary import ActionId
@@ -46,6 +46,15 @@ class ConfirmCompromised(Action):
             return await writer.confirm_compromised(user_id=user_id)  # type: ignore[no-any-return]
 
         return [Write(key="risk", summary="Confirmed the account compromised in Identity Protection.", send=send)]
+
+    def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
+        # An admin password reset that lands after the confirmation closes the risk ("remediated"), as
+        # Identity Protection does: the confirmation was recorded all the same.
+        risky = after.get("riskyUser") or {}
+        if risky.get("riskState") == "confirmedCompromised":
+            return True
+        return (risky.get("riskState") == "remediated"
+                and at_or_after(parse_iso(risky.get("riskLastUpdatedDateTime")), ctx.since))
 
 
 class DismissRisk(Action):

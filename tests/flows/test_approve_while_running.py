@@ -15,7 +15,7 @@ from tests.support.flowbot import THREAD, FlowBot, action, actions_of, confirm, 
 from tests.support.people import ALICE, DAVE, ERIN
 
 ERIN_CHAT = "a:1erin-early"
-SLOW_WRITE_MS = 2000  # remove_forwarding's Set-Mailbox: long enough to look and click meanwhile
+SLOW_WRITE_MS = 3000  # remove_forwarding's Set-Mailbox: long enough to look and click meanwhile, even on a busy machine
 STANDARD = ["revoke_sessions", "remove_forwarding"]
 HIGH = ["reset_password"]
 
@@ -24,7 +24,7 @@ async def _states(bot: FlowBot, incident_id: str) -> dict[str, RequestState]:
     return {r.action: r.state for r in await request_repo.for_incident(bot.store, incident_id=incident_id)}
 
 
-async def _until(predicate: Any, what: str, timeout_s: float = 5.0) -> None:
+async def _until(predicate: Any, what: str, timeout_s: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while not await predicate():
