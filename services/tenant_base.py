@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
 from kiota_abstractions.serialization import Parsable
 from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
@@ -137,6 +138,21 @@ class TenantBase:
             return {}
         try:
             data = json.loads(body)
+        except ValueError:
+            raise from_graph_exception(ValueError("not JSON"), operation=operation) from None
+        return data if isinstance(data, dict) else {}
+
+    async def _post_json(self, operation: str, permission: str, builder: Any, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON body to a collection's request builder (its URL and the client's middleware) and
+        return the created object as JSON: the same path as `_get_json`, without the SDK model on
+        either side."""
+        info = builder.to_get_request_information(config())
+        info.http_method = Method.POST
+        info.set_stream_content(json.dumps(body).encode(), "application/json")
+        adapter: Any = self.graph.request_adapter
+        raw = await self._graph_call(operation, permission, adapter.send_primitive_async(info, "bytes", ERROR_MAPPING))
+        try:
+            data = json.loads(raw) if raw else {}
         except ValueError:
             raise from_graph_exception(ValueError("not JSON"), operation=operation) from None
         return data if isinstance(data, dict) else {}

@@ -3,15 +3,14 @@ investigation's path) and Defender alerts."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from msgraph.generated.models.security.audit_log_query import AuditLogQuery
 from msgraph.generated.models.security.user_evidence import UserEvidence
 from msgraph.generated.security.alerts_v2.alerts_v2_request_builder import Alerts_v2RequestBuilder
 from msgraph.generated.security.secure_scores.secure_scores_request_builder import SecureScoresRequestBuilder
 
-from services.tenant_base import TenantBase, config, enum_text, to_json
+from services.tenant_base import TenantBase, config, enum_text, parse_time
 from services.tenant_models import AuditQuery, AuditRecord, ControlProfile, SecureScore, SecurityAlert
 
 SCORES = "SecurityEvents.Read.All"
@@ -23,61 +22,76 @@ def _iso(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value or () if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 class SecurityOps(TenantBase):
+    # These reads take the JSON path (`_get_json`/`_list_json`): hydrating the first security model in a
+    # process imports the SDK's whole model tree (over a thousand modules, more than a second on the
+    # event loop), which the closing summary would otherwise pay while the bot answers nothing.
     async def list_secure_scores(self, *, top: int = 31) -> list[SecureScore]:
         """Newest first: today's score and up to `top - 1` days of history."""
         query = SecureScoresRequestBuilder.SecureScoresRequestBuilderGetQueryParameters(top=top)
-        page = await self._graph_call("GET /security/secureScores", SCORES,
-                                      self.graph.security.secure_scores.get(config(query)))
+        page = await self._get_json("GET /security/secureScores", SCORES, self.graph.security.secure_scores, query)
         out = []
-        for s in (page.value if page else None) or []:
+        for s in _dicts(page.get("value")):
             out.append(SecureScore(
-                created=s.created_date_time, current_score=float(s.current_score or 0.0),
-                max_score=float(s.max_score or 0.0),
-                averages=tuple({"basis": a.basis, "averageScore": a.average_score}
-                               for a in s.average_comparative_scores or []),
-                control_scores=tuple({"controlName": c.control_name, "controlCategory": c.control_category,
-                                      "score": c.score, "description": c.description}
-                                     for c in s.control_scores or [])))
-        out.sort(key=lambda s: s.created or datetime.min, reverse=True)
+                created=parse_time(s.get("createdDateTime")), current_score=_number(s.get("currentScore")),
+                max_score=_number(s.get("maxScore")),
+                averages=tuple({"basis": a.get("basis"), "averageScore": a.get("averageScore")}
+                               for a in _dicts(s.get("averageComparativeScores"))),
+                control_scores=tuple({"controlName": c.get("controlName"), "controlCategory": c.get("controlCategory"),
+                                      "score": c.get("score"), "description": c.get("description")}
+                                     for c in _dicts(s.get("controlScores")))))
+        out.sort(key=lambda s: s.created or datetime.min.replace(tzinfo=UTC), reverse=True)
         return out
 
     async def list_control_profiles(self) -> list[ControlProfile]:
-        builder = self.graph.security.secure_score_control_profiles
-        items = await self._graph_pages("GET /security/secureScoreControlProfiles", SCORES, builder.get(config()),
-                                        lambda link: builder.with_url(link).get(config()))
-        return [ControlProfile(id=p.id or "", title=p.title or p.id or "", max_score=float(p.max_score or 0.0),
-                               category=p.control_category, action_url=p.action_url, tier=p.tier,
-                               deprecated=bool(p.deprecated), user_impact=p.user_impact,
-                               implementation_cost=p.implementation_cost) for p in items]
+        items = await self._list_json("GET /security/secureScoreControlProfiles", SCORES,
+                                      self.graph.security.secure_score_control_profiles)
+        return [ControlProfile(id=str(p.get("id") or ""), title=str(p.get("title") or p.get("id") or ""),
+                               max_score=_number(p.get("maxScore")), category=p.get("controlCategory"),
+                               action_url=p.get("actionUrl"), tier=p.get("tier"), deprecated=bool(p.get("deprecated")),
+                               user_impact=p.get("userImpact"), implementation_cost=p.get("implementationCost"))
+                for p in items]
 
     # ---- Audit Log Query API: create, poll, read ---------------------------------------------
     async def create_audit_query(self, *, display_name: str, start: datetime, end: datetime,
                                  user_principal_names: list[str] | None = None,
                                  operations: list[str] | None = None) -> AuditQuery:
-        body = AuditLogQuery(odata_type="#microsoft.graph.security.auditLogQuery", display_name=display_name,
-                             filter_start_date_time=start, filter_end_date_time=end,
-                             user_principal_name_filters=user_principal_names or None,
-                             operation_filters=operations or None)
-        q = await self._graph_call("POST /security/auditLog/queries", AUDIT,
-                                   self.graph.security.audit_log.queries.post(body, config()))
-        return AuditQuery(id=(q.id if q else None) or "", status=enum_text(q.status if q else None) or "notStarted")
+        body: dict[str, Any] = {"@odata.type": "#microsoft.graph.security.auditLogQuery", "displayName": display_name,
+                                "filterStartDateTime": _iso(start), "filterEndDateTime": _iso(end)}
+        if user_principal_names:
+            body["userPrincipalNameFilters"] = list(user_principal_names)
+        if operations:
+            body["operationFilters"] = list(operations)
+        q = await self._post_json("POST /security/auditLog/queries", AUDIT, self.graph.security.audit_log.queries, body)
+        return AuditQuery(id=str(q.get("id") or ""), status=str(q.get("status") or "notStarted"))
 
     async def get_audit_query(self, *, query_id: str) -> AuditQuery:
-        q = await self._graph_call("GET /security/auditLog/queries/{id}", AUDIT,
-                                   self.graph.security.audit_log.queries.by_audit_log_query_id(query_id).get(config()))
-        return AuditQuery(id=query_id, status=enum_text(q.status if q else None) or "notStarted")
+        q = await self._get_json("GET /security/auditLog/queries/{id}", AUDIT,
+                                 self.graph.security.audit_log.queries.by_audit_log_query_id(query_id))
+        return AuditQuery(id=query_id, status=str(q.get("status") or "notStarted"))
 
     async def list_audit_records(self, *, query_id: str, limit: int = 1000) -> list[AuditRecord]:
-        builder = self.graph.security.audit_log.queries.by_audit_log_query_id(query_id).records
-        items = await self._graph_pages("GET /security/auditLog/queries/{id}/records", AUDIT, builder.get(config()),
-                                        lambda link: builder.with_url(link).get(config()), limit=limit)
+        items = await self._list_json("GET /security/auditLog/queries/{id}/records", AUDIT,
+                                      self.graph.security.audit_log.queries.by_audit_log_query_id(query_id).records,
+                                      limit=limit)
         out = []
         for r in items:
-            data: dict[str, Any] = to_json(r.audit_data) if r.audit_data is not None else {}
-            out.append(AuditRecord(id=r.id or "", created=r.created_date_time, operation=r.operation,
-                                   user_principal_name=r.user_principal_name, object_id=r.object_id,
-                                   client_ip=r.client_ip, audit_data=data))
+            data = r.get("auditData")
+            out.append(AuditRecord(id=str(r.get("id") or ""), created=parse_time(r.get("createdDateTime")),
+                                   operation=r.get("operation"), user_principal_name=r.get("userPrincipalName"),
+                                   object_id=r.get("objectId"), client_ip=r.get("clientIp"),
+                                   audit_data=data if isinstance(data, dict) else {}))
         return out
 
     # ---- Defender alerts -----------------------------------------------------------------------

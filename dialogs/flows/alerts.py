@@ -19,10 +19,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from cards import incident_card
-from cards.views import AlertView
 from dialogs.flows.channel import security_channel
 from dialogs.flows.deps import FlowDeps
-from dialogs.flows.render import investigation_of
+from dialogs.flows.render import alert_views, investigation_of, source_name
 from dialogs.router import Reply, UpdateCard
 from services.alerts import ALERTS_ACTOR, Decision, IntakeResult
 from services.store import alerts as alert_store
@@ -36,12 +35,7 @@ log = logging.getLogger("contain.alerts")
 # start(channel reference, card) -> (thread reference, card activity id); dialogs.gateway builds it.
 StartThread = Callable[[Mapping[str, Any], dict[str, Any]], Awaitable[tuple[dict[str, Any], str | None]]]
 
-SOURCE_NAMES = {"identity_protection": "Identity Protection", "defender": "Defender"}
 RECOVER_LIMIT = 200
-
-
-def source_name(source: str) -> str:
-    return SOURCE_NAMES.get(source, source)
 
 
 class AlertThreads:
@@ -88,14 +82,11 @@ class AlertThreads:
                     posted += await self._new_thread(fresh)
         return posted
 
-    async def alert_views(self, incident_id: str) -> list[AlertView]:
-        return [AlertView(source=source_name(a.source), severity=a.severity, title=a.title, at=a.received_at)
-                for a in await alert_store.for_incident(self.deps.store, incident_id=incident_id)]
-
     async def card(self, incident: Incident) -> dict[str, Any]:
         """The incident card with its alert history (the card an alert thread starts with)."""
+        alerts = await alert_views(self.deps.store, incident_id=incident.id)
         return incident_card(self.deps.card_ctx(), incident_id=incident.id, investigation=investigation_of(incident),
-                             alerts=await self.alert_views(incident.id), closed=incident.is_closed)
+                             alerts=alerts, closed=incident.is_closed)
 
     async def _new_thread(self, incident: Incident) -> int:
         channel = await security_channel(self.deps.store, configured_id=self.channel_id)

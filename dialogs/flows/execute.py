@@ -34,7 +34,7 @@ from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor
 log = logging.getLogger("contain.worker")
 
 _RAN = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED}
-_CARD_PASSES = 3  # re-renders after a post that turned out stale (another instance moved on meanwhile)
+_CARD_PASSES = 3  # posts per update when the state moved elsewhere meanwhile (another instance's actions)
 
 
 def resumed_result(result: ActionResult) -> ActionResult:
@@ -57,7 +57,8 @@ class Worker:
         self.lease_s, self.poll_s, self.batch_limit = lease_s, poll_s, batch_limit
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._card_locks: dict[str, asyncio.Lock] = {}
+        self._card_updating: set[str] = set()  # incidents whose card an update is rendering and posting now
+        self._card_dirty: set[str] = set()  # ... and that changed since that update read the store
         self._round = asyncio.Lock()
         self._dirty: dict[str, None] = {}  # batches run since the last round that claimed nothing
 
@@ -142,6 +143,9 @@ class Worker:
         await self.update_card(incident)
         if result.temporary_password is not None:
             await self._deliver_password(incident, req, result)
+        # The batch may have ended with this action: its summary now, not after the next empty round (the
+        # dedupe key in summary_if_done keeps it to one post when several of its actions end together).
+        await self.summary_if_done(req.batch_id)
 
     async def _heartbeat(self, request_id: str) -> None:
         while True:
@@ -152,26 +156,45 @@ class Worker:
 
     # -- talking to the thread ------------------------------------------------------------------------
     async def update_card(self, incident: Incident) -> None:
-        """Re-render the incident's thread card from the store and replace it in place."""
+        """Re-render the incident's thread card from the store and replace it in place.
+
+        One updater per incident in this instance: a call that arrives while one runs marks the card dirty
+        and returns, and the running one renders once more when its post is done, so actions finishing
+        together cost one or two posts rather than one (or more) each."""
         if not incident.conversation_ref or not incident.card_activity_id:
             return
-        lock = self._card_locks.setdefault(incident.id, asyncio.Lock())
-        async with lock:  # rendered inside the lock, so this instance's last update carries the latest state
+        if incident.id in self._card_updating:
+            self._card_dirty.add(incident.id)
+            return
+        self._card_updating.add(incident.id)
+        try:
+            await self._render_until_current(incident)
+        finally:
+            self._card_updating.discard(incident.id)
+            self._card_dirty.discard(incident.id)
+
+    async def _render_until_current(self, incident: Incident) -> None:
+        assert incident.conversation_ref is not None
+        stale_passes = 0
+        while True:
+            self._card_dirty.discard(incident.id)
+            fresh = await incident_repo.get(self.deps.store, incident_id=incident.id) or incident
+            seen = await _card_state(self.deps, fresh)
+            card = await current_card(self.deps.card_ctx(), self.deps.store, fresh)
+            try:
+                await self.deps.post_to(incident.conversation_ref).post(
+                    UpdateCard(card, activity_id=incident.card_activity_id))
+            except Exception:
+                log.warning("could not update the card of incident %s", incident.id, exc_info=True)
+                return
+            if incident.id in self._card_dirty:
+                continue  # something here changed while this was posting: render once more
             # Another instance may post an older rendering after ours arrives: whoever posted reads the store
             # again afterwards and posts once more if the state moved, so the last update is always current.
-            for _ in range(_CARD_PASSES):
-                fresh = await incident_repo.get(self.deps.store, incident_id=incident.id) or incident
-                seen = await _card_state(self.deps, fresh)
-                card = await current_card(self.deps.card_ctx(), self.deps.store, fresh)
-                try:
-                    await self.deps.post_to(incident.conversation_ref).post(
-                        UpdateCard(card, activity_id=incident.card_activity_id))
-                except Exception:
-                    log.warning("could not update the card of incident %s", incident.id, exc_info=True)
-                    return
-                after = await incident_repo.get(self.deps.store, incident_id=incident.id) or fresh
-                if await _card_state(self.deps, after) == seen:
-                    return
+            after = await incident_repo.get(self.deps.store, incident_id=incident.id) or fresh
+            stale_passes += 1
+            if stale_passes >= _CARD_PASSES or await _card_state(self.deps, after) == seen:
+                return
 
     async def _deliver_password(self, incident: Incident, req: ActionRequest, result: ActionResult) -> None:
         """The temporary password goes to the requester's 1:1 chat and nowhere else (not the log either)."""

@@ -26,7 +26,8 @@ from cards import (
 )
 from cards.approval import AwaitingApproval
 from cards.text import plain
-from cards.views import line_from_request
+from cards.views import AlertView, line_from_request
+from services.store import alerts as alert_store
 from services.store import requests as request_repo
 from services.store.db import Store
 from services.store.records import ActionRequest, Incident, RequestState
@@ -42,6 +43,17 @@ from services.vocabulary import (
 
 _NOT_RUN = {RequestState.EXPIRED, RequestState.REJECTED, RequestState.CANCELLED}
 _RUNNABLE = {RequestState.APPROVED, RequestState.RUNNING}
+SOURCE_NAMES = {"identity_protection": "Identity Protection", "defender": "Defender"}
+
+
+def source_name(source: str) -> str:
+    return SOURCE_NAMES.get(source, source)
+
+
+async def alert_views(store: Store, *, incident_id: str) -> list[AlertView]:
+    """The incident's alert history as the incident card lists it, oldest first."""
+    return [AlertView(source=source_name(a.source), severity=a.severity, title=a.title, at=a.received_at)
+            for a in await alert_store.for_incident(store, incident_id=incident_id)]
 
 
 def target_of(incident: Incident) -> UserRef:
@@ -102,12 +114,18 @@ def awaiting_card(ctx: CardContext, incident: Incident, waiting: AwaitingApprova
         actions=waiting.actions, expires_at=waiting.expires_at, target_is_admin=waiting.target_is_admin)
 
 
-def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest]) -> dict[str, Any]:
-    """The card for `incident` given all its requests."""
-    if incident.is_closed:
-        return incident_card(ctx, incident_id=incident.id, investigation=investigation_of(incident), closed=True)
-    if not reqs:
-        return incident_card(ctx, incident_id=incident.id, investigation=investigation_of(incident))
+def shows_incident_card(incident: Incident, reqs: Sequence[ActionRequest]) -> bool:
+    """Whether `card_for` gives the incident card itself (the one that lists the alert history)."""
+    return incident.is_closed or not reqs
+
+
+def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest],
+             alerts: Sequence[AlertView] = ()) -> dict[str, Any]:
+    """The card for `incident` given all its requests (and its alert history, which only the incident card
+    lists)."""
+    if shows_incident_card(incident, reqs):
+        return incident_card(ctx, incident_id=incident.id, investigation=investigation_of(incident),
+                             alerts=alerts, closed=incident.is_closed)
     target = target_of(incident)
     lines = [line_from_request(r) for r in reqs]
     waiting = newest_waiting(incident, reqs)
@@ -136,7 +154,10 @@ def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest]
 
 
 async def current_card(ctx: CardContext, store: Store, incident: Incident) -> dict[str, Any]:
-    return card_for(ctx, incident, await request_repo.for_incident(store, incident_id=incident.id))
+    reqs = await request_repo.for_incident(store, incident_id=incident.id)
+    # The alert history is read only for the card that shows it: progress redraws stay one query.
+    alerts = await alert_views(store, incident_id=incident.id) if shows_incident_card(incident, reqs) else []
+    return card_for(ctx, incident, reqs, alerts)
 
 
 def with_notice(card: dict[str, Any], sentence: str) -> dict[str, Any]:

@@ -106,3 +106,23 @@ async def test_without_a_secret_the_webhook_says_it_is_not_configured(tmp_path, 
         assert response.status == 503 and "CONTAIN_WEBHOOK_SECRET" in (await response.json())["error"]
     finally:
         await bot.close()
+
+
+async def test_redrawing_an_alert_incidents_card_keeps_its_alert_history(channel_bot: FlowBot) -> None:
+    bot = channel_bot
+    await deliver(bot, alert_body("a-1"))
+    _, body = await deliver(bot, alert_body("a-2", severity="medium", title="Mass download"))
+    [thread] = bot.connector.threads()
+    [(card_id, _)] = bot.cards(thread)
+    where = {"conversation_id": thread, "card_id": card_id}
+
+    status, refreshed = await bot.click("contain.refresh", {"incident": body["incident_id"]}, **where)
+    assert status == 200
+    shown = texts(refreshed["value"])
+    assert "Alerts (2)" in shown and "Mass download" in shown and "Impossible travel" in shown
+
+    status, closed = await bot.click("contain.close", {"incident": body["incident_id"], "reason": "False positive"},
+                                     **where)
+    assert status == 200
+    shown = texts(closed["value"])
+    assert "closed" in shown.lower() and "Alerts (2)" in shown and "Mass download" in shown
