@@ -203,8 +203,11 @@ async def incident(n: int, d: Driver, rng: random.Random, log: dict[str, Any]) -
             break
         run = activities.invoke("contain.run", {**run_data, "reason": "chaos drill"}, service_url=url,
                                 conversation_id=thread, user=DAVE, card_id=card_id)
-        await d.send(run, rng.randrange(2))
-        approve_data = await d.until(lambda: _verb(d.last_update(thread), "contain.approve"), 30)
+        status, body = await d.send(run, rng.randrange(2))
+        # The clicker sees the invoke's answer (the card with Approve, or "already pending" with it) as well
+        # as the thread's card: either is where a person finds the approval.
+        approve_data = _verb((body or {}).get("value"), "contain.approve") if status == 200 else None
+        approve_data = approve_data or await d.until(lambda: _verb(d.last_update(thread), "contain.approve"), 30)
         if approve_data:
             break
     if not approve_data:

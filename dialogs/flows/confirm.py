@@ -102,8 +102,19 @@ async def answer(deps: FlowDeps, turn: Turn, incident: Incident, outcome: approv
     """The invoke's answer for a policy outcome: the current card (with the sentence if refused), and on
     success, after the answer is out, wake the worker and bring the thread's card up to date."""
     if not outcome.ok:
-        return await refuse(deps, turn, outcome.message, incident=incident, correlation_id=cid,
-                            audited=outcome.code not in UNAUDITED)
+        refused = await refuse(deps, turn, outcome.message, incident=incident, correlation_id=cid,
+                               audited=outcome.code not in UNAUDITED)
+        if outcome.code is OutcomeCode.ALREADY_PENDING and incident.card_activity_id and incident.conversation_ref:
+            # The requests exist, so the thread's card should show them; after an instance died between
+            # storing them and updating the card, this is what brings the thread back to the truth.
+            thread_card = await current_card(deps.card_ctx(cid), deps.store, incident)
+            reference = incident.conversation_ref
+
+            async def bring_thread_up_to_date(poster: Poster) -> None:
+                await deps.post_to(reference).post(UpdateCard(thread_card, activity_id=incident.card_activity_id))
+
+            return Outcome(outputs=refused.outputs, after=bring_thread_up_to_date)
+        return refused
     await remember_person(deps, turn)
     card = await current_card(deps.card_ctx(cid), deps.store, incident)
 

@@ -43,6 +43,12 @@ def card_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in walk(card) if e.get("type") == "Action.Execute"]
 
 
+def card_facts(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every FactSet row of a card as (title, value)."""
+    return [(str(f.get("title", "")), str(f.get("value", ""))) for e in walk(card) if e.get("type") == "FactSet"
+            for f in e.get("facts") or []]
+
+
 def card_inputs(card: dict[str, Any]) -> dict[str, Any]:
     """Input ids and their current (default) values, as the user leaves them."""
     return {e["id"]: e.get("value") for e in walk(card)
@@ -60,6 +66,10 @@ class Message:
     @property
     def texts(self) -> list[str]:
         return card_texts(self.card) if self.card else []
+
+    @property
+    def facts(self) -> list[tuple[str, str]]:
+        return card_facts(self.card) if self.card else []
 
     @property
     def joined(self) -> str:
@@ -80,6 +90,9 @@ class PlaygroundClient:
     user_id: str = ""
     user_name: str = ""
     chat_id: str = ""
+    bot_id: str = ""
+    bot_name: str = ""
+    channels: dict[str, str] = field(default_factory=dict)  # team channel name -> its conversation id
     messages: dict[str, Message] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
 
@@ -88,6 +101,8 @@ class PlaygroundClient:
             config = (await response.json())["config"]
         self.user_id, self.user_name = config["currentUser"]["id"], config["currentUser"]["name"]
         self.chat_id = config["personalChat"]["id"]
+        self.bot_id, self.bot_name = config["bot"]["id"], config["bot"]["name"]
+        self.channels = {c["name"]: c["id"] for team in config.get("teams") or [] for c in team.get("channels") or []}
         self._changed = asyncio.Condition()
         self._ws = await self.session.ws_connect(f"{self.base_url}/_ws_conversation/v1/conversations/stream")
         self._reader = asyncio.create_task(self._read())
@@ -123,6 +138,21 @@ class PlaygroundClient:
                                      json=body) as response:
             assert response.status == 200, await response.text()
             return str((await response.json())["messageId"])
+
+    async def post_in_channel(self, channel: str, text: str) -> str:
+        """Start a new post in the team channel named `channel`, beginning with an @mention of the bot
+        (`<at>Contain</at> text`, with its mention entity), as the page sends it when the user picks the bot
+        from the @ list. The Playground forwards a channel message to the bot only when it mentions it.
+        Returns the post's conversation id, "<channel id>;messageid=<post id>"."""
+        if channel not in self.channels:
+            raise AssertionError(f"{self.user_name}'s Playground has no channel {channel!r}: {list(self.channels)}")
+        at = f"<at>{self.bot_name}</at>"
+        body = {"from": {"id": self.user_id}, "text": f"{at} {text}", "textFormat": "plain",
+                "mentions": [{"mentioned": {"id": self.bot_id, "name": self.bot_name}, "text": at}]}
+        url = f"{self.base_url}/_conversation/v1/conversations/{self.channels[channel]}/messages"
+        async with self.session.post(url, json=body) as response:
+            assert response.status == 200, await response.text()
+            return str((await response.json())["postConversationId"])
 
     async def click(self, message: Message, title: str, **inputs: Any) -> dict[str, Any]:
         """Press a card button as this user, the card's inputs left as shown except `inputs`. Returns the

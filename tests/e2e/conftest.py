@@ -28,12 +28,18 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+def stack_env() -> dict[str, str]:
+    """Settings for the stack beyond CONTAIN_HOME; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, stack_env: dict[str, str]) -> AsyncIterator[Stack]:
     try:
         demo.node_executable()
     except demo.PlaygroundError as exc:
         pytest.fail(f"The Playground end-to-end test cannot run: {exc}")
-    settings = load_settings({"CONTAIN_HOME": str(tmp_path / "home")})
+    settings = load_settings({"CONTAIN_HOME": str(tmp_path / "home"), **stack_env})
     seats = (demo.Seat("Dave Patel", "dave@contoso.com", demo.free_port()),
              demo.Seat("Erin Novak", "erin@contoso.com", demo.free_port()))
     async with demo.running(settings, seats) as (runtime, bot_url), aiohttp.ClientSession() as session:
