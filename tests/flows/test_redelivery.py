@@ -55,3 +55,18 @@ async def test_an_approval_interrupted_before_it_was_stored_is_handled_on_redeli
     assert status == 200
     assert "already" in str(body).lower()
     assert len([w for w in bot.writes if w.route == "PATCH /users/{id}"]) == 1
+
+
+async def test_running_the_same_actions_again_brings_the_thread_card_up_to_date(bot: FlowBot) -> None:
+    # After an instance died between storing a Run and updating the thread's card, the requester runs the
+    # same actions again: the answer says they are already pending, and the thread's card shows them.
+    incident, _ = await _awaiting(bot)
+    updates_before = len(bot.updates())
+    status, body = await bot.click("contain.confirm", {"incident": incident.id, "act_block_signin": "true"},
+                                   card_id="copy-elsewhere")
+    run = action(body["value"], "contain.run")
+    status, body = await bot.click("contain.run", {**run["data"], "reason": "again"}, card_id="copy-elsewhere")
+    assert status == 200 and "already" in str(body).lower()
+    assert len(await bot.pending()) == 1  # nothing new was requested
+    assert len(bot.updates()) > updates_before
+    assert action(bot.updates()[-1], "contain.approve")
