@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/investigate.py
 	$(BIN)/python bench/contain.py
 	$(BIN)/python bench/bot.py
+	$(BIN)/python bench/alerts_http.py
 
 # Re-renders docs/screenshots with Debian's Chromium (installed here when missing; never a downloaded browser).
 screenshots: install
