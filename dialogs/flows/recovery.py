@@ -33,7 +33,7 @@ from services.store import dedupe
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.db import new_id, utcnow
-from services.store.records import PENDING_STATES, ActionRequest, RequestState
+from services.store.records import PENDING_STATES, ActionRequest, IncidentStatus, RequestState
 from services.store.schema import action_requests
 
 log = logging.getLogger("contain.recovery")
@@ -162,6 +162,27 @@ async def _say(deps: FlowDeps, reference: dict[str, Any], text: str) -> None:
         log.warning("could not post the recovery report in a thread", exc_info=True)
 
 
+REFRESH_LIMIT = 200
+
+
+async def refresh_cards(deps: FlowDeps, worker: Any) -> int:
+    """Redraw the thread card of every unclosed incident that has requests. An instance that died after
+    recording a result but before posting the card leaves the card behind the store; redrawing from the
+    store (idempotent: the same card replaces itself) brings every thread back to the truth."""
+    refreshed = 0
+    for status in (IncidentStatus.OPEN, IncidentStatus.CONTAINED):
+        for incident in await incident_repo.list_incidents(deps.store, status=status, limit=REFRESH_LIMIT):
+            if not incident.card_activity_id or not await request_repo.for_incident(deps.store,
+                                                                                    incident_id=incident.id):
+                continue
+            try:
+                await worker.update_card(incident)
+                refreshed += 1
+            except Exception:
+                log.warning("could not redraw the card of incident %s at start", incident.id, exc_info=True)
+    return refreshed
+
+
 class Recovery:
     """Started by bot.py before the worker: names the worker, ends dead predecessors' leases, reports."""
 
@@ -184,6 +205,7 @@ class Recovery:
             if ended:
                 log.warning("resuming %d action(s) this instance was running when it stopped", len(ended))
             announced = await announce(deps, await approvals.in_flight_after_crash(deps.store))
+            await refresh_cards(deps, worker)
             if not announced:
                 return
             worker.kick()
