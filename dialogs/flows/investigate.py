@@ -88,15 +88,18 @@ async def on_investigate(deps: FlowDeps, turn: Turn) -> Outcome:
     assert isinstance(turn.command, commands.Investigate)
     who = turn.command.who
     correlation_id = correlation()
-    if turn.activity_id and await dedupe.activity_seen(deps.store, activity_id=f"message:{turn.activity_id}"):
-        return Outcome()  # Teams redelivered the message: it was handled the first time
     if not turn.user.aad_id or not await deps.is_responder(turn.user.aad_id):
         await refuse_access(deps.store, actor=actor_of(turn), attempted=f"investigate {who[:80]}",
                             incident_id=None, correlation_id=correlation_id)
         return say(NOT_RESPONDER)
-    await remember_person(deps, turn)
 
+    # Acknowledge first, work after: the turn answers at once; the replay check (a database read) and
+    # everything else run once the answer is out.
     async def after(poster: Poster) -> None:
+        if turn.activity_id and await dedupe.activity_seen(deps.store, activity_id=f"message:{turn.activity_id}"):
+            return  # Teams redelivered the message: it was handled the first time
+        await poster.post(Reply(text=f"Investigating {who}…"))
+        await remember_person(deps, turn)
         try:
             found = await resolve(deps.tenant, who)
         except TenantError as exc:
@@ -114,7 +117,7 @@ async def on_investigate(deps: FlowDeps, turn: Turn) -> Outcome:
         if turn.activity_id:  # handled: a redelivery from now on is a replay
             await dedupe.seen_activity(deps.store, activity_id=f"message:{turn.activity_id}")
 
-    return Outcome(outputs=(Reply(text=f"Investigating {who}…"),), after=after)
+    return Outcome(after=after)
 
 
 async def on_choose(deps: FlowDeps, turn: Turn) -> Outcome:
