@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cards import approval_reminder_text
 from cards import verbs as v
@@ -20,6 +20,7 @@ from dialogs.flows.render import current_card, target_of
 from dialogs.router import Outcome, Poster, Reply, Router, Turn, UpdateCard
 from services import approvals
 from services.approvals_common import clean_reason
+from services.store import dedupe
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.db import utcnow
@@ -29,6 +30,10 @@ from services.vocabulary import ActionId
 log = logging.getLogger("contain.timers")
 
 
+PRUNE_EVERY = timedelta(hours=1)
+PRUNE_OLDER_THAN = timedelta(days=7)
+
+
 class Timers:
     """Expiry and halfway reminders, checked every `interval_s` (a few seconds is plenty: the window is
     thirty minutes)."""
@@ -36,6 +41,7 @@ class Timers:
     def __init__(self, deps: FlowDeps, worker: Worker, *, interval_s: float = 5.0) -> None:
         self.deps, self.worker, self.interval_s = deps, worker, interval_s
         self._task: asyncio.Task[None] | None = None
+        self._pruned_at: datetime | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -70,6 +76,17 @@ class Timers:
         reminders = await approvals.due_reminders(self.deps.store, now=now)
         for batch_id in _ids(reminders, "batch_id"):
             await self._remind([r for r in reminders if r.batch_id == batch_id], now=now or utcnow())
+        await self._prune(now or utcnow())
+
+    async def _prune(self, now: datetime) -> None:
+        """Once an hour, forget replay keys and handled activity ids far older than any redelivery window
+        (Teams retries within minutes; a webhook timestamp is good for five), and expired choices."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        forgotten = await dedupe.prune(self.deps.store, older_than=now - PRUNE_OLDER_THAN)
+        if forgotten:
+            log.info("forgot %d replay keys and expired choices older than %s", forgotten, PRUNE_OLDER_THAN)
 
     async def _remind(self, reqs: list[ActionRequest], *, now: datetime) -> None:
         incident = await incident_repo.get(self.deps.store, incident_id=reqs[0].incident_id)
