@@ -25,6 +25,7 @@ from services.approvals_common import (
     is_high_impact,
     lock_incident,
     refuse_access,
+    refuse_closed_in,
     refuse_request,
     same_account,
     title,
@@ -113,11 +114,7 @@ async def _create_batch(store: Store, *, incident_id: str, wanted: list[ActionId
         incident = await lock_incident(conn, incident_id)
         assert incident is not None
         if incident.is_closed:
-            message = f"Incident {incident_id} is closed; it takes no more actions."
-            await audit.append(conn, actor=actor, event="request.refused", target=incident.target_upn,
-                               outcome="refused", incident_id=incident_id, correlation_id=correlation_id,
-                               detail=message, at=now)
-            return Outcome(False, OutcomeCode.INCIDENT_CLOSED, message, incident_id)
+            return await refuse_closed_in(conn, incident=incident, actor=actor, correlation_id=correlation_id, now=now)
         if undo_of is not None:
             original = await requests.get_in(conn, request_id=undo_of)
             if original is None or original.incident_id != incident_id:

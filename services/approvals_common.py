@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -116,6 +117,15 @@ async def lock_incident(conn: AsyncConnection, incident_id: str) -> Incident | N
         query = query.with_for_update()
     row = (await conn.execute(query)).mappings().first()
     return Incident.from_row(row) if row else None
+
+
+async def refuse_closed_in(conn: AsyncConnection, *, incident: Incident, actor: Actor, correlation_id: str | None,
+                           now: datetime) -> Outcome:
+    """Inside a write transaction: audit and answer the refusal of any request on a closed incident."""
+    message = f"Incident {incident.id} is closed; it takes no more actions."
+    await audit.append(conn, actor=actor, event="request.refused", target=incident.target_upn, outcome="refused",
+                       incident_id=incident.id, correlation_id=correlation_id, detail=message, at=now)
+    return Outcome(False, OutcomeCode.INCIDENT_CLOSED, message, incident.id)
 
 
 async def refuse_access(store: Store, *, actor: Actor, attempted: str, incident_id: str | None,

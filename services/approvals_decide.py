@@ -17,6 +17,7 @@ from services.approvals_common import (
     ResponderCheck,
     lock_incident,
     refuse_access,
+    refuse_closed_in,
     refuse_request,
     same_account,
     title,
@@ -73,22 +74,30 @@ async def _precheck(store: Store, *, found: list[ActionRequest], actor: Actor, v
     return None
 
 
-async def approve(store: Store, *, request_id: str, approver: Actor, is_responder: ResponderCheck,
-                  correlation_id: str | None = None, now: datetime | None = None) -> Outcome:
-    """Approve one request, or every awaiting request of a batch (`bat_…`), as the second responder."""
-    now = now or utcnow()
+async def _awaiting(store: Store, *, request_id: str, actor: Actor, verb: str, is_responder: ResponderCheck,
+                    correlation_id: str | None) -> list[ActionRequest] | Outcome:
+    """The requests of `request_id` (one, or a batch) still awaiting approval, or the answer refusing."""
     found = await _load(store, request_id)
-    refused = await _precheck(store, found=found, actor=approver, verb="approve", is_responder=is_responder,
+    refused = await _precheck(store, found=found, actor=actor, verb=verb, is_responder=is_responder,
                               correlation_id=correlation_id)
     if refused is not None:
         return refused
     awaiting = [r for r in found if r.state is RequestState.AWAITING_APPROVAL]
-    if not awaiting:
-        return _already(found[0])
+    return awaiting or _already(found[0])
+
+
+async def approve(store: Store, *, request_id: str, approver: Actor, is_responder: ResponderCheck,
+                  correlation_id: str | None = None, now: datetime | None = None) -> Outcome:
+    """Approve one request, or every awaiting request of a batch (`bat_…`), as the second responder."""
+    now = now or utcnow()
+    awaiting = await _awaiting(store, request_id=request_id, actor=approver, verb="approve",
+                               is_responder=is_responder, correlation_id=correlation_id)
+    if isinstance(awaiting, Outcome):
+        return awaiting
     mine = [r for r in awaiting if same_account(r.requested_by_id, approver.id)]
     if mine:
         return await refuse_request(
-            store, actor=approver, code=OutcomeCode.SELF_APPROVAL, incident_id=found[0].incident_id,
+            store, actor=approver, code=OutcomeCode.SELF_APPROVAL, incident_id=awaiting[0].incident_id,
             correlation_id=correlation_id,
             message=f"{title(mine[0].action).capitalize()} is high-impact and you requested it, so a different "
                     "responder must approve it.")
@@ -100,14 +109,10 @@ async def reject(store: Store, *, request_id: str, actor: Actor, is_responder: R
                  correlation_id: str | None = None, now: datetime | None = None) -> Outcome:
     """Reject a request (or a batch) awaiting approval. When its own requester does so, it is cancelled."""
     now = now or utcnow()
-    found = await _load(store, request_id)
-    refused = await _precheck(store, found=found, actor=actor, verb="reject", is_responder=is_responder,
-                              correlation_id=correlation_id)
-    if refused is not None:
-        return refused
-    awaiting = [r for r in found if r.state is RequestState.AWAITING_APPROVAL]
-    if not awaiting:
-        return _already(found[0])
+    awaiting = await _awaiting(store, request_id=request_id, actor=actor, verb="reject",
+                               is_responder=is_responder, correlation_id=correlation_id)
+    if isinstance(awaiting, Outcome):
+        return awaiting
     to = RequestState.CANCELLED if same_account(awaiting[0].requested_by_id, actor.id) else RequestState.REJECTED
     return await _decide(store, awaiting=awaiting, actor=actor, to=to, correlation_id=correlation_id, now=now)
 
@@ -121,11 +126,7 @@ async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, 
         incident = await lock_incident(conn, incident_id)
         assert incident is not None
         if incident.is_closed:
-            message = f"Incident {incident_id} is closed; it takes no more actions."
-            await audit.append(conn, actor=actor, event="request.refused", target=incident.target_upn,
-                               outcome="refused", incident_id=incident_id, correlation_id=correlation_id,
-                               detail=message, at=now)
-            return Outcome(False, OutcomeCode.INCIDENT_CLOSED, message, incident_id)
+            return await refuse_closed_in(conn, incident=incident, actor=actor, correlation_id=correlation_id, now=now)
         for req in awaiting:
             if req.expires_at is not None and req.expires_at <= now:
                 if await _expire(conn, req, target=incident.target_upn, now=now):
