@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cards import summary_card
+from dialogs.flows.background import Background
 from dialogs.flows.deps import FlowDeps, person
 from dialogs.flows.render import current_card, target_of
 from dialogs.router import PrivateMessage, Reply, UpdateCard
@@ -56,7 +57,7 @@ class Worker:
         self.worker_id = worker_id or f"bot-{os.getpid()}-{new_id('w', 6)}"
         self.lease_s, self.poll_s, self.batch_limit = lease_s, poll_s, batch_limit
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("contain-worker")
         self._card_updating: set[str] = set()  # incidents whose card an update is rendering and posting now
         self._card_dirty: set[str] = set()  # ... and that changed since that update read the store
         self._round = asyncio.Lock()
@@ -67,15 +68,10 @@ class Worker:
         self._wake.set()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="contain-worker")
+        self._background.start(self._loop)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     async def _loop(self) -> None:
         while True:

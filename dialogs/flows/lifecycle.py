@@ -6,13 +6,13 @@ final summary); and `contain.refresh` shows the card as it stands.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from cards import approval_reminder_text
 from cards import verbs as v
+from dialogs.flows.background import Background
 from dialogs.flows.deps import FlowDeps, actor_of, card_id
 from dialogs.flows.execute import Worker, post_summary
 from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
@@ -40,19 +40,14 @@ class Timers:
 
     def __init__(self, deps: FlowDeps, worker: Worker, *, interval_s: float = 5.0) -> None:
         self.deps, self.worker, self.interval_s = deps, worker, interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background("contain-timers")
         self._pruned_at: datetime | None = None
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="contain-timers")
+        self._background.start(self._loop)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     async def _loop(self) -> None:
         while True:
