@@ -15,7 +15,7 @@ from services.runtime import Runtime
 from services.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_SCHEMAS = REPO.parent / "shared" / "schemas"
+SCHEMAS = REPO / "tests" / "schemas"  # vendored copies, see tests/schemas/README.md
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from tests.cards.samples import rendered
-from tests.conftest import REPO, SHARED_SCHEMAS
+from tests.conftest import REPO, SCHEMAS
 
 VALIDATOR_JS = REPO / "tests" / "js" / "validate_cards.mjs"
 CARDS = rendered()
@@ -31,7 +31,7 @@ BROKEN: dict[str, dict[str, Any]] = {
 
 @cache
 def schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((SHARED_SCHEMAS / "adaptive-card-1.5.json").read_text())
+    schema = json.loads((SCHEMAS / "adaptive-card-1.5.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)

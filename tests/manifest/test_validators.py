@@ -16,10 +16,10 @@ import jsonschema
 import pytest
 
 from services.packaging import build_package
-from tests.conftest import REPO, SHARED_SCHEMAS
+from tests.conftest import REPO, SCHEMAS
 
 APP_ID = "8f0c2d6e-1234-4abc-9def-0123456789ab"
-SCHEMA_FILE = SHARED_SCHEMAS / "teams-manifest-v1.30.schema.json"
+SCHEMA_FILE = SCHEMAS / "teams-manifest-v1.30.schema.json"
 NODE_VALIDATOR = REPO / "tests" / "js" / "validate_manifest.mjs"
 
 
@@ -48,11 +48,11 @@ def test_manifest_declares_the_schema_version_it_is_validated_against(packaged: 
     assert packaged["$schema"].endswith("/teams/v1.30/MicrosoftTeams.schema.json")
 
 
-def test_packaged_manifest_is_valid_against_the_shared_schema(packaged: dict[str, Any]) -> None:
+def test_packaged_manifest_is_valid_against_the_official_schema(packaged: dict[str, Any]) -> None:
     assert _schema_errors(packaged) == []
 
 
-def test_bad_scope_fails_the_shared_schema(broken: dict[str, Any]) -> None:
+def test_bad_scope_fails_the_official_schema(broken: dict[str, Any]) -> None:
     errors = _schema_errors(broken)
     assert any("everyone" in e and e.startswith("bots/0/scopes") for e in errors), errors
 
