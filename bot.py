@@ -59,11 +59,11 @@ async def build_runtime(settings: Settings, *, sandbox_overrides: dict[str, Any]
                         ) -> AsyncIterator[Runtime]:
     """Build every real client once. In sandbox mode the sandbox tenant runs in this process unless
     CONTAIN_SANDBOX_URL names a running one; either way the services get plain TenantEndpoints."""
-    from services.auth import TokenSource
-    from services.exchange import ExchangeClient
-    from services.graph import build_graph_client
     from services.store.db import Store
-    from services.tenant import Tenant
+    from services.tenant.auth import TokenSource
+    from services.tenant.exchange import ExchangeClient
+    from services.tenant.facade import Tenant
+    from services.tenant.graph import build_graph_client
 
     sandbox: Any = None
     if settings.tenant is not None:
@@ -493,7 +493,7 @@ def _install_flows(app: web.Application, runtime: Runtime, router: Any, gateway:
     from datetime import timedelta
 
     from dialogs.flows import FlowDeps, install
-    from services.responders import responder_check
+    from services.approvals.responders import responder_check
 
     settings = runtime.settings
     group_id = responders_group_id(runtime)
@@ -564,13 +564,13 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes | None:
 
 
 async def _alerts_webhook(request: web.Request) -> web.StreamResponse:
-    """POST /api/alerts: a signed alert (services.alerts.accept_webhook). Refusals answer with their own
+    """POST /api/alerts: a signed alert (services.alerts.intake.accept_webhook). Refusals answer with their own
     status and {"error": sentence}; an accepted delivery answers 202 first, then its thread is posted."""
     import time
 
-    from services.alerts import accept_webhook, describe, describe_refusal
-    from services.webhook import MAX_BODY_BYTES as ALERT_MAX_BYTES
-    from services.webhook import WebhookRefused
+    from services.alerts.intake import accept_webhook, describe, describe_refusal
+    from services.alerts.webhook import MAX_BODY_BYTES as ALERT_MAX_BYTES
+    from services.alerts.webhook import WebhookRefused
 
     runtime = request.app[RUNTIME_KEY]
     if getattr(runtime, "store", None) is None or getattr(runtime, "tenant", None) is None:
@@ -605,7 +605,7 @@ def _install_alert_threads(app: web.Application, runtime: Runtime, router: Any, 
     from dialogs.flows import channel
     from dialogs.flows.alerts import AlertThreads
     from dialogs.gateway import channel_thread_starter
-    from services.alerts_poll import AlertPoller
+    from services.alerts.poll import AlertPoller
 
     settings = runtime.settings
     threads = AlertThreads(deps, start_thread=channel_thread_starter(gateway), channel_id=settings.channel_id)

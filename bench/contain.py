@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import build_runtime
 from sandbox.fixture import default_fixture_path
-from services.investigation import investigate
-from services.playbook import run_actions
+from services.actions.playbook import run_actions
+from services.findings.investigation import investigate
 from services.settings import load_settings
 from services.store import incidents
 from services.store.records import IncidentSource

@@ -25,10 +25,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import build_runtime
-from services.investigation import investigate, reads_for
-from services.resolve import resolve
+from services.findings.investigation import investigate, reads_for
+from services.findings.resolve import resolve
 from services.settings import load_settings
-from services.tenant import Tenant
+from services.tenant.facade import Tenant
 from services.vocabulary import Resolved
 
 

@@ -21,12 +21,12 @@ from msgraph.generated.groups.item.transitive_members.transitive_members_request
 from msgraph.generated.security.alerts_v2.alerts_v2_request_builder import Alerts_v2RequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
-from services.auth import EXCHANGE_SCOPE, GRAPH_SCOPE
-from services.errors import NotFoundError, PermissionDenied, TenantError, from_graph_exception
 from services.store import conversations
 from services.store.db import MIGRATIONS_DIR, Store
-from services.tenant import Tenant
-from services.tenant_base import config
+from services.tenant.auth import EXCHANGE_SCOPE, GRAPH_SCOPE
+from services.tenant.base import config
+from services.tenant.errors import NotFoundError, PermissionDenied, TenantError, from_graph_exception
+from services.tenant.facade import Tenant
 from services.vocabulary import UserRef
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from services.settings import Settings, TenantEndpoints
 
 if TYPE_CHECKING:
-    from services.auth import TokenSource
-    from services.exchange import ExchangeClient
     from services.store.db import Store
-    from services.tenant import Tenant
+    from services.tenant.auth import TokenSource
+    from services.tenant.exchange import ExchangeClient
+    from services.tenant.facade import Tenant
 
 
 @dataclass

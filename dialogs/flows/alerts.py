@@ -23,7 +23,7 @@ from dialogs.flows.channel import security_channel
 from dialogs.flows.deps import FlowDeps
 from dialogs.flows.render import alert_views, investigation_of, source_name
 from dialogs.router import Reply, UpdateCard
-from services.alerts import ALERTS_ACTOR, Decision, IntakeResult
+from services.alerts.intake import ALERTS_ACTOR, Decision, IntakeResult
 from services.store import alerts as alert_store
 from services.store import audit
 from services.store import incidents as incident_repo

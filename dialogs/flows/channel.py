@@ -16,7 +16,7 @@ from typing import Any
 from dialogs import commands
 from dialogs.flows.deps import FlowDeps, actor_of, correlation, turn_reference
 from dialogs.router import Outcome, Poster, Router, Turn, say
-from services.approvals_common import refuse_access
+from services.approvals.common import refuse_access
 from services.store import audit, conversations, dedupe
 
 log = logging.getLogger("contain.alerts")

@@ -15,7 +15,7 @@ from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
 from dialogs.flows.render import current_card, target_of, with_notice
 from dialogs.router import Outcome, Poster, Router, Turn, UpdateCard
 from services import approvals
-from services.approvals_common import OutcomeCode, clean_reason, same_account
+from services.approvals.common import OutcomeCode, clean_reason, same_account
 from services.store import dedupe
 from services.store.records import Incident
 from services.vocabulary import ActionId

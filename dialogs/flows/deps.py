@@ -15,7 +15,7 @@ from typing import Any
 
 from cards import CardContext
 from dialogs.router import Person, Poster, Turn
-from services.approvals_common import ResponderCheck
+from services.approvals.common import ResponderCheck
 from services.store import conversations
 from services.store.db import Store
 from services.vocabulary import Actor

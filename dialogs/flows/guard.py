@@ -14,7 +14,7 @@ from cards import notice_card
 from dialogs.flows.deps import FlowDeps, actor_of, correlation
 from dialogs.flows.render import current_card, with_notice
 from dialogs.router import InvokeCard, Outcome, Turn
-from services.approvals_common import refuse_access
+from services.approvals.common import refuse_access
 from services.store import audit, dedupe
 from services.store import incidents as incident_repo
 from services.store.records import Incident

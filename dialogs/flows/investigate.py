@@ -17,14 +17,14 @@ from dialogs.flows.deps import FlowDeps, actor_of, card_id, correlation, remembe
 from dialogs.flows.guard import Click, admit, invoke_card, open_incident_of, refuse
 from dialogs.flows.render import investigation_of
 from dialogs.router import Outcome, Poster, Reply, Router, Turn, say
-from services.approvals_common import refuse_access, same_account
-from services.errors import TenantError
-from services.investigation import investigate
-from services.resolve import resolve
+from services.approvals.common import refuse_access, same_account
+from services.findings.investigation import investigate
+from services.findings.resolve import resolve
 from services.store import audit, dedupe
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.records import PENDING_STATES, IncidentSource
+from services.tenant.errors import TenantError
 from services.vocabulary import Ambiguous, FindingKind, Investigation, NotFound, UserRef
 
 NOT_RESPONDER = "Only members of the responders group can use Contain; this attempt was recorded."

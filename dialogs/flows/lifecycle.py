@@ -19,7 +19,7 @@ from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
 from dialogs.flows.render import current_card, target_of
 from dialogs.router import Outcome, Poster, Reply, Router, Turn, UpdateCard
 from services import approvals
-from services.approvals_common import clean_reason
+from services.approvals.common import clean_reason
 from services.store import dedupe
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo

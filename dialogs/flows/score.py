@@ -8,8 +8,8 @@ from dialogs import commands
 from dialogs.flows.deps import FlowDeps
 from dialogs.flows.status import responder_or_refusal
 from dialogs.router import Outcome, Reply, Router, Turn, say
-from services.errors import TenantError
-from services.summary import Summary, secure_score, to_view
+from services.summary.build import Summary, secure_score, to_view
+from services.tenant.errors import TenantError
 
 
 async def on_score(deps: FlowDeps, turn: Turn) -> Outcome:

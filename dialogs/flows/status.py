@@ -10,10 +10,10 @@ from dialogs import commands
 from dialogs.flows.deps import FlowDeps, actor_of, correlation, remember_person
 from dialogs.flows.render import current_card
 from dialogs.router import Outcome, Reply, Router, Turn, say
-from services.approvals_common import refuse_access
-from services.errors import TenantError
-from services.resolve import resolve
+from services.approvals.common import refuse_access
+from services.findings.resolve import resolve
 from services.store import incidents as incident_repo
+from services.tenant.errors import TenantError
 from services.vocabulary import Ambiguous, NotFound
 
 NOT_RESPONDER = "Only members of the responders group can use Contain; this attempt was recorded."

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services.errors import TenantError
-from services.investigation import investigate
-from services.resolve import resolve
+from services.findings.investigation import investigate
+from services.findings.resolve import resolve
+from services.tenant.errors import TenantError
 from services.vocabulary import Ambiguous, Investigation, NotFound, Resolved, UserRef
 
 EXIT_TENANT_ERROR = 1

@@ -22,12 +22,12 @@ import uuid
 from typing import Any
 
 from services.actions import ACTIONS
-from services.errors import TenantError
-from services.investigation import investigate
-from services.playbook import ActionProgress, run_actions
-from services.resolve import resolve
+from services.actions.playbook import ActionProgress, run_actions
+from services.findings.investigation import investigate
+from services.findings.resolve import resolve
 from services.store import incidents
 from services.store.records import Incident, IncidentSource
+from services.tenant.errors import TenantError
 from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, Ambiguous, NotFound, UserRef
 
 EXIT_FAILED = 1

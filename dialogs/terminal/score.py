@@ -11,8 +11,8 @@ import json
 import sys
 from typing import Any
 
-from services.errors import TenantError
-from services.summary import SecureScoreSummary, secure_score
+from services.summary.build import SecureScoreSummary, secure_score
+from services.tenant.errors import TenantError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

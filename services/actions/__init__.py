@@ -6,7 +6,7 @@
     applied = await action.apply(ctx, before)
     ok = await action.verify(ctx, before)
 
-Running a set of them (ordering, audit rows, snapshots in the store) is services.playbook.
+Running a set of them (ordering, audit rows, snapshots in the store) is services.actions.playbook.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services import passwords
-from services.actions import reads
+from services.actions import passwords, reads
 from services.actions.base import Action, ActionContext, Applied, Write, at_or_after, iso, parse_iso
 from services.vocabulary import ActionId
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from services.actions.writer import retry_after_of
-from services.errors import RETRYABLE_STATUSES, TenantError
+from services.tenant.errors import RETRYABLE_STATUSES, TenantError
 from services.vocabulary import HIGH_IMPACT_ACTIONS, ActionId, Impact, UserRef
 
 MAX_ATTEMPTS = 4

@@ -1,6 +1,6 @@
 """Identity actions over Graph: Identity Protection risk, authentication methods, admin roles and
 app consents. What counts as suspicious comes from the same pure rules the investigation uses
-(services.findings), so after an action runs the investigation no longer reports what it fixed."""
+(services.findings.rules), so after an action runs the investigation no longer reports what it fixed."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from services.actions import reads
 from services.actions.base import Action, ActionContext, Write, at_or_after, iso, parse_iso
-from services.findings import KNOWN_APP_IDS, grant_findings, signin_finding
-from services.tenant_models import OAuthGrant
+from services.findings.rules import KNOWN_APP_IDS, grant_findings, signin_finding
+from services.tenant.models import OAuthGrant
 from services.vocabulary import ActionId
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from services.actions import reads
 from services.actions.base import Action, ActionContext, Write
-from services.findings_mail import delegate_findings, rule_findings
-from services.tenant_mail import exchange_rule, graph_rule
-from services.tenant_models import InboxRule, Mailbox, MailboxPermission, RecipientPermission
+from services.findings.mail import delegate_findings, rule_findings
+from services.tenant.mail import exchange_rule, graph_rule
+from services.tenant.models import InboxRule, Mailbox, MailboxPermission, RecipientPermission
 from services.vocabulary import ActionId
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
 from services.actions.base import ActionContext
-from services.errors import NotFoundError
-from services.tenant_base import parse_time
+from services.tenant.base import parse_time
+from services.tenant.errors import NotFoundError
 
 ACCOUNT_FIELDS = ["id", "accountEnabled", "lastPasswordChangeDateTime", "signInSessionsValidFromDateTime"]
 

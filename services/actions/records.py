@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.approvals_common import is_high_impact
+from services.approvals.common import is_high_impact
 from services.store import audit, requests
 from services.store.db import Store, new_id, utcnow
 from services.store.incidents import mark_contained_if_done

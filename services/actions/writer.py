@@ -1,6 +1,6 @@
 """The clients containment writes go through: one attempt per write, except when the service throttled.
 
-The read clients retry 429/503/504 at the transport (kiota's RetryHandler, services.retry). For a
+The read clients retry 429/503/504 at the transport (kiota's RetryHandler, services.tenant.retry). For a
 write that is wrong: a 503 or a timeout may come *after* the write landed, and sending it again
 applies it twice. So writes use these clients, which retry only 429 (the service says it did
 nothing; Retry-After is honoured) and hand every other failure to the action, which reads the
@@ -28,13 +28,13 @@ from msgraph.generated.models.message_rule import MessageRule
 from msgraph.graph_request_adapter import options as sdk_default_options
 from msgraph_core import GraphClientFactory
 
-from services.exchange import ExchangeClient
-from services.graph import POOL_LIMITS, TIMEOUT, graph_base_url, tls_verify
-from services.retry import RetryPolicy, retry_after_seconds
 from services.settings import TenantEndpoints
-from services.tenant import Tenant
-from services.tenant_base import ERROR_MAPPING, config, request_id
-from services.tenant_mail import RULES_WRITE
+from services.tenant.base import ERROR_MAPPING, config, request_id
+from services.tenant.exchange import ExchangeClient
+from services.tenant.facade import Tenant
+from services.tenant.graph import POOL_LIMITS, TIMEOUT, graph_base_url, tls_verify
+from services.tenant.mail import RULES_WRITE
+from services.tenant.retry import RetryPolicy, retry_after_seconds
 
 THROTTLE_RETRIES = 6
 MAX_RETRY_AFTER_S = 60.0

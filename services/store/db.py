@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE = "contain_write"
 # Any constant works; it only has to be the same for every instance sharing the database.
 MIGRATION_LOCK_KEY = 0x0C0A7A1E

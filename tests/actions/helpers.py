@@ -6,8 +6,8 @@ import json
 from collections import Counter
 from typing import Any
 
-from services.investigation import investigate
-from services.playbook import run_actions
+from services.actions.playbook import run_actions
+from services.findings.investigation import investigate
 from services.runtime import Runtime
 from services.store import incidents
 from services.store.records import Incident, IncidentSource

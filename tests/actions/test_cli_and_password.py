@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot import _parser
-from services import passwords
+from services.actions import passwords
 from services.store.schema import ALL_TABLES
 from tests.actions.helpers import ALICE
 

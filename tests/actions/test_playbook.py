@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.actions import UNBLOCK_REFUSAL
-from services.investigation import investigate
-from services.playbook import ActionProgress, undo_request
+from services.actions.playbook import ActionProgress, undo_request
+from services.findings.investigation import investigate
 from services.store import audit, requests
 from services.vocabulary import ActionId, ActionResult, ActionStatus, FindingKind
 from tests.actions.helpers import RESPONDER, applied_twice, by_status, incident_for, run, user, writes

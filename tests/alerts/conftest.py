@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from services.alerts.webhook import sign
 from services.runtime import Runtime
 from services.settings import load_settings
-from services.webhook import sign
 from tests.alerts.workload import write_fixture
 
 SECRET = "whsec-alerts-test"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.alerts import Decision, IntakeResult, IntakeStatus
-from services.alerts_poll import AlertPoller, Cursor, load_cursor, poll_defender_alerts, poll_risky_users
+from services.alerts.intake import Decision, IntakeResult, IntakeStatus
+from services.alerts.poll import AlertPoller, Cursor, load_cursor, poll_defender_alerts, poll_risky_users
 from services.runtime import Runtime
 from services.store import alerts as alert_store
 from services.store import cursors, incidents

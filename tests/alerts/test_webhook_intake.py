@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from services.alerts import REPLAY_STATUS, Decision, IntakeStatus, accept_webhook, describe
+from services.alerts.intake import REPLAY_STATUS, Decision, IntakeStatus, accept_webhook, describe
+from services.alerts.webhook import MAX_BODY_BYTES, WebhookRefused
 from services.runtime import Runtime
 from services.store import alerts as alert_store
 from services.store import audit, incidents
 from services.vocabulary import Actor
-from services.webhook import MAX_BODY_BYTES, WebhookRefused
 from tests.alerts.conftest import SECRET, alert_body, signed
 
 ALICE_ID = "a11ce5a0-7f1e-4c2b-9d3e-5b8a1c0f2e61"

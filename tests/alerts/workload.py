@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.fixture import default_fixture_path
-from services.alerts import IntakeResult, accept_webhook
+from services.alerts.intake import IntakeResult, accept_webhook
+from services.alerts.webhook import WebhookRefused, sign
 from services.store.db import Store
-from services.tenant import Tenant
-from services.webhook import WebhookRefused, sign
+from services.tenant.facade import Tenant
 
 SECRET = "whsec-volume-test"
 _NS = uuid.UUID("6c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f")

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from services.errors import TenantError
-from services.investigation import investigate_query
+from services.findings.investigation import investigate_query
 from services.runtime import Runtime
-from services.tenant import Tenant
-from services.tenant_directory import METHOD_COLLECTIONS
+from services.tenant.directory import METHOD_COLLECTIONS
+from services.tenant.errors import TenantError
+from services.tenant.facade import Tenant
 from services.vocabulary import ActionId, Investigation
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"

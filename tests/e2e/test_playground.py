@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from services.investigation import investigate_query
+from services.findings.investigation import investigate_query
 from services.vocabulary import Investigation
 from tests.e2e.client import Message, card_inputs
 from tests.e2e.conftest import Stack

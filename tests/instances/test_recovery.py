@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services import approvals, playbook
+from services import approvals
+from services.actions import playbook
 from services.store import audit
 from services.store import requests as request_repo
 from services.store.records import ActionRequest, RequestState

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from services.findings import Reads, assess
-from services.tenant_models import (
+from services.findings.rules import Reads, assess
+from services.tenant.models import (
     AuditBypass,
     AuthMethod,
     BlockedSender,

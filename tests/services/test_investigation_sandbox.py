@@ -3,8 +3,8 @@ Exchange client) against the sandbox tenant on loopback."""
 
 from __future__ import annotations
 
-from services.investigation import investigate, investigate_query
-from services.resolve import resolve
+from services.findings.investigation import investigate, investigate_query
+from services.findings.resolve import resolve
 from services.runtime import Runtime
 from services.vocabulary import ActionId, Ambiguous, FindingKind, Investigation, NotFound, Resolved, Severity
 

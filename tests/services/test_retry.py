@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from services.errors import PermissionDenied, build_error
-from services.retry import RetryPolicy, send_with_retry
+from services.tenant.errors import PermissionDenied, build_error
+from services.tenant.retry import RetryPolicy, send_with_retry
 
 
 def scripted(*responses: httpx.Response | Exception) -> tuple[Callable[[], Awaitable[httpx.Response]], list[int]]:

@@ -18,14 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from dialogs.terminal.investigate import handler
-from services.auth import EXCHANGE_SCOPE, GRAPH_SCOPE, TokenSource
-from services.errors import PermissionDenied, TenantError
-from services.exchange import ExchangeClient
-from services.graph import build_graph_client
-from services.investigation import investigate
-from services.resolve import resolve
+from services.findings.investigation import investigate
+from services.findings.resolve import resolve
 from services.runtime import Runtime
-from services.tenant import Tenant
+from services.tenant.auth import EXCHANGE_SCOPE, GRAPH_SCOPE, TokenSource
+from services.tenant.errors import PermissionDenied, TenantError
+from services.tenant.exchange import ExchangeClient
+from services.tenant.facade import Tenant
+from services.tenant.graph import build_graph_client
 from services.vocabulary import FindingKind, Resolved
 
 

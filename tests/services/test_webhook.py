@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from services.webhook import WebhookRefused, parse, sign, verify
+from services.alerts.webhook import WebhookRefused, parse, sign, verify
 
 SECRET = "whsec-test"
 BODY = json.dumps({"alert_id": "a1", "source": "siem", "account": "alice@contoso.com",

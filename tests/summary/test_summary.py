@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from sandbox.fixture import default_fixture_path
-from services.summary import build_summary, secure_score, to_view
-from services.summary_audit import PENDING_NOTE, classify, gather_audit_events
-from services.summary_score import change_over
-from services.tenant_models import AuditRecord, SecureScore
+from services.summary.audit import PENDING_NOTE, classify, gather_audit_events
+from services.summary.build import build_summary, secure_score, to_view
+from services.summary.score import change_over
+from services.tenant.models import AuditRecord, SecureScore
 from services.vocabulary import ActionId
 from tests.actions.helpers import RESPONDER, incident_for, run, user
 

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from services.alerts.webhook import sign
 from services.settings import load_settings
-from services.webhook import sign
 from tests.support import activities
 from tests.support.connector import RecordingConnector
 from tests.support.flowbot import FlowBot

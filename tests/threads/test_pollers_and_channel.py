@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.alerts import accept_webhook
-from services.alerts_poll import AlertPoller
+from services.alerts.intake import accept_webhook
+from services.alerts.poll import AlertPoller
 from services.store import audit, conversations
 from services.store import incidents as incident_repo
 from tests.support.flowbot import FlowBot, texts

@@ -1,27 +1,27 @@
 """The Tenant facade: every Graph and Exchange Online operation Contain performs, reads and writes.
 
 Nothing outside services/ sees an SDK model or a wire format: reads return the plain data in
-services.tenant_models (or services.vocabulary.UserRef), writes return the service's request id
-for the audit row, failures raise services.errors.TenantError with one sentence.
+services.tenant.models (or services.vocabulary.UserRef), writes return the service's request id
+for the audit row, failures raise services.tenant.errors.TenantError with one sentence.
 
 The operations live in three mixins by area, so each file stays small:
-    services.tenant_directory  users, sign-ins, risk, authentication methods, roles, consents
-    services.tenant_mail       inbox rules (Graph and Exchange), mailbox, delegates, blocked senders,
+    services.tenant.directory  users, sign-ins, risk, authentication methods, roles, consents
+    services.tenant.mail       inbox rules (Graph and Exchange), mailbox, delegates, blocked senders,
                                audit configuration, client access protocols
-    services.tenant_security   Secure Score, Audit Log Query API, Defender alerts
+    services.tenant.security   Secure Score, Audit Log Query API, Defender alerts
 """
 
 from __future__ import annotations
 
 from msgraph import GraphServiceClient
 
-from services.exchange import ExchangeClient
-from services.graph import close_graph_client
 from services.settings import TenantEndpoints
-from services.tenant_base import QueryRejected, check_query_text, odata_literal
-from services.tenant_directory import DirectoryOps
-from services.tenant_mail import MailOps
-from services.tenant_security import SecurityOps
+from services.tenant.base import QueryRejected, check_query_text, odata_literal
+from services.tenant.directory import DirectoryOps
+from services.tenant.exchange import ExchangeClient
+from services.tenant.graph import close_graph_client
+from services.tenant.mail import MailOps
+from services.tenant.security import SecurityOps
 
 __all__ = ["QueryRejected", "Tenant", "check_query_text", "odata_literal"]
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.approvals_common import (
+from services.approvals.common import (
     Outcome,
     OutcomeCode,
     ResponderCheck,

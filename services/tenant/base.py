@@ -19,10 +19,10 @@ from kiota_serialization_json.json_serialization_writer import JsonSerialization
 from msgraph import GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
-from services.errors import from_graph_exception
-from services.exchange import ExchangeClient
 from services.settings import TenantEndpoints
-from services.tenant_models import Domain
+from services.tenant.errors import from_graph_exception
+from services.tenant.exchange import ExchangeClient
+from services.tenant.models import Domain
 
 T = TypeVar("T")
 ERROR_MAPPING: dict[str, Any] = {"XXX": ODataError}

@@ -10,8 +10,8 @@ from msgraph.generated.models.security.user_evidence import UserEvidence
 from msgraph.generated.security.alerts_v2.alerts_v2_request_builder import Alerts_v2RequestBuilder
 from msgraph.generated.security.secure_scores.secure_scores_request_builder import SecureScoresRequestBuilder
 
-from services.tenant_base import TenantBase, config, enum_text, parse_time
-from services.tenant_models import AuditQuery, AuditRecord, ControlProfile, SecureScore, SecurityAlert
+from services.tenant.base import TenantBase, config, enum_text, parse_time
+from services.tenant.models import AuditQuery, AuditRecord, ControlProfile, SecureScore, SecurityAlert
 
 SCORES = "SecurityEvents.Read.All"
 AUDIT = "AuditLogsQuery.Read.All"

@@ -4,8 +4,8 @@
 
 It holds the actions with their outcomes and actors (from the store), the mailbox audit state
 (organisation AuditDisabled, the mailbox's AuditEnabled, the audit bypass), the account's audit
-events of the last 7 days (services.summary_audit: slow, bounded wait) and Secure Score
-(services.summary_score). Everything is read at once; a read that fails becomes a gap sentence.
+events of the last 7 days (services.summary.audit: slow, bounded wait) and Secure Score
+(services.summary.score). Everything is read at once; a read that fails becomes a gap sentence.
 `to_view` maps it onto the card views in cards/views.py.
 """
 
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.errors import TenantError
 from services.store import requests as request_repo
 from services.store.db import Store
 from services.store.records import ActionRequest, Incident
-from services.summary_audit import AuditEvents, gather_audit_events
-from services.summary_score import ScoreControl, SecureScoreSummary, summarise
+from services.summary.audit import AuditEvents, gather_audit_events
+from services.summary.score import ScoreControl, SecureScoreSummary, summarise
+from services.tenant.errors import TenantError
 from services.vocabulary import ActionId, Actor
 
 __all__ = ["ActionOutcome", "AuditEvents", "MailboxAuditState", "ScoreControl", "SecureScoreSummary", "Summary",

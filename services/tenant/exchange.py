@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from services.auth import EXCHANGE_SCOPE, TokenSource
-from services.errors import TenantError, build_error, from_transport_exception
-from services.graph import POOL_LIMITS, TIMEOUT, tls_verify
-from services.retry import RetryPolicy, send_with_retry
 from services.settings import TenantEndpoints
+from services.tenant.auth import EXCHANGE_SCOPE, TokenSource
+from services.tenant.errors import TenantError, build_error, from_transport_exception
+from services.tenant.graph import POOL_LIMITS, TIMEOUT, tls_verify
+from services.tenant.retry import RetryPolicy, send_with_retry
 
 SERVICE = "Exchange Online"
 ANCHOR_MAILBOX = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"

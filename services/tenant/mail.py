@@ -1,7 +1,7 @@
 """Mailbox operations: inbox rules through Graph, and the Exchange Online cmdlets for what Graph
 cannot see or change (hidden rules, forwarding, delegates, blocked senders, audit, protocols).
 
-Each read returns plain data (services.tenant_models); each write returns the request id.
+Each read returns plain data (services.tenant.models); each write returns the request id.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 from msgraph.generated.models.message_rule import MessageRule
 
-from services.tenant_base import TenantBase, config, request_id
-from services.tenant_models import (
+from services.tenant.base import TenantBase, config, request_id
+from services.tenant.models import (
     AuditBypass,
     BlockedSender,
     CasMailbox,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.errors import TenantError
-from services.tenant_models import AuditRecord
+from services.tenant.errors import TenantError
+from services.tenant.models import AuditRecord
 
 DAYS = 7
 RULE_OPERATIONS = frozenset({"new-inboxrule", "set-inboxrule", "enable-inboxrule", "disable-inboxrule",

@@ -1,16 +1,16 @@
 """Mailbox findings: inbox rules, forwarding, delegates, the restricted-senders list, auditing.
-Pure functions over the reads (see services.findings)."""
+Pure functions over the reads (see services.findings.rules)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.tenant_mail import addresses
-from services.tenant_models import InboxRule, Mailbox, MailboxPermission, RecipientPermission
+from services.tenant.mail import addresses
+from services.tenant.models import InboxRule, Mailbox, MailboxPermission, RecipientPermission
 from services.vocabulary import ActionId, Finding, FindingKind, Severity
 
 if TYPE_CHECKING:
-    from services.findings import Reads
+    from services.findings.rules import Reads
 
 # Folders attackers hide mail in so the victim never sees replies or warnings.
 HIDING_FOLDERS = ("deleted items", "deleteditems", "rss feeds", "rss subscriptions", "rssfeeds", "junk email",

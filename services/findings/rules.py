@@ -11,8 +11,8 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.findings_mail import delegate_findings, mailbox_findings, rule_findings
-from services.tenant_models import (
+from services.findings.mail import delegate_findings, mailbox_findings, rule_findings
+from services.tenant.models import (
     AuditBypass,
     AuthMethod,
     BlockedSender,

@@ -1,4 +1,4 @@
-"""Secure Score for the summary: pure functions over what Graph returns (services.tenant_models).
+"""Secure Score for the summary: pure functions over what Graph returns (services.tenant.models).
 
 Graph gives a daily history (`secureScores`, newest first), each with the tenant's current and
 maximum score, the peer averages (`averageComparativeScores`) and the score of every control;
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.tenant_models import ControlProfile, SecureScore
+from services.tenant.models import ControlProfile, SecureScore
 
 # Controls that matter for account compromise, recognised by words in their id or title.
 COMPROMISE_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (

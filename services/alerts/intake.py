@@ -1,7 +1,7 @@
 """Alert intake: from a detector's alert to "open a new thread" or "reply in the account's thread".
 
 Alerts come from the signed webhook (`accept_webhook`) and from the Identity Protection and Defender
-pollers (services.alerts_poll). Each goes through `ingest`, which records it once per (source, alert
+pollers (services.alerts.poll). Each goes through `ingest`, which records it once per (source, alert
 id), resolves the account, and either opens an incident (investigated, ready for a new channel
 thread) or attaches the alert to the incident already open for that account. Posting is the bot's
 job: it reads the returned IntakeResult and the incident's stored conversation reference.
@@ -22,18 +22,18 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from services import alerts_record as alert_rows
-from services import webhook
-from services.alerts_record import AlertRow
-from services.errors import TenantError
-from services.investigation import investigate as run_investigation
-from services.resolve import resolve
+from services.alerts import record as alert_rows
+from services.alerts import webhook
+from services.alerts.record import AlertRow
+from services.alerts.webhook import WebhookRefused
+from services.findings.investigation import investigate as run_investigation
+from services.findings.resolve import resolve
 from services.store import audit, dedupe, incidents
 from services.store.db import Store
 from services.store.records import Incident, IncidentSource
-from services.tenant import Tenant
+from services.tenant.errors import TenantError
+from services.tenant.facade import Tenant
 from services.vocabulary import Actor, FindingKind, Investigation, Resolved, UserRef
-from services.webhook import WebhookRefused
 
 log = logging.getLogger(__name__)
 

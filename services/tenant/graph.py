@@ -1,6 +1,6 @@
 """The msgraph-sdk client, built once per tenant.
 
-Every Graph call Contain makes goes through this client's request builders (services.tenant). The
+Every Graph call Contain makes goes through this client's request builders (services.tenant.facade). The
 base URL comes from TenantEndpoints, so the same code talks to graph.microsoft.com or to the
 sandbox tenant on loopback; kiota only sends plain http to localhost/127.0.0.1/::1.
 """
@@ -15,10 +15,10 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.graph_request_adapter import options as sdk_default_options
 from msgraph_core import GraphClientFactory
 
-from services.auth import TokenSource
 from services.settings import TenantEndpoints
+from services.tenant.auth import TokenSource
 
-# kiota's RetryHandler retries 429/503/504 this many times, honouring Retry-After (services.errors
+# kiota's RetryHandler retries 429/503/504 this many times, honouring Retry-After (services.tenant.errors
 # words the final failure with the same number).
 GRAPH_MAX_RETRIES = 3
 # The investigation fans out ~15 reads at once; over HTTP/1.1 (the sandbox) each needs its own

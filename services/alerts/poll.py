@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.alerts import Alert, Decision, IntakeResult, IntakeStatus, ingest
-from services.errors import TenantError
+from services.alerts.intake import Alert, Decision, IntakeResult, IntakeStatus, ingest
 from services.store import cursors
 from services.store.db import Store
-from services.tenant import Tenant
+from services.tenant.errors import TenantError
+from services.tenant.facade import Tenant
 
 log = logging.getLogger(__name__)
 

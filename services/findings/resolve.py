@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.tenant import QueryRejected, Tenant, check_query_text
+from services.tenant.facade import QueryRejected, Tenant, check_query_text
 from services.vocabulary import Ambiguous, NotFound, Resolution, Resolved, UserRef
 
 MIN_NAME_LENGTH = 2  # shorter than this always lists candidates instead of guessing

@@ -1,6 +1,6 @@
 """Entra ID operations over Graph: users, sign-ins, risk, authentication methods, roles, consents.
 
-Each read returns plain data (services.tenant_models); each write returns Graph's request id for
+Each read returns plain data (services.tenant.models); each write returns Graph's request id for
 the audit row. Permissions named here are the least application permissions (docs/permissions.md).
 """
 
@@ -26,9 +26,9 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
-from services.errors import NotFoundError
-from services.tenant_base import TenantBase, config, odata_literal, parse_time, request_id, search_term
-from services.tenant_models import AuthMethod, DirectoryRole, Domain, OAuthGrant, RiskyUser, SignIn, UserState
+from services.tenant.base import TenantBase, config, odata_literal, parse_time, request_id, search_term
+from services.tenant.errors import NotFoundError
+from services.tenant.models import AuthMethod, DirectoryRole, Domain, OAuthGrant, RiskyUser, SignIn, UserState
 from services.vocabulary import UserRef
 
 USER_FIELDS = ["id", "userPrincipalName", "displayName", "mail", "accountEnabled"]

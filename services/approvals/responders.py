@@ -13,8 +13,8 @@ import logging
 import re
 from typing import Any
 
-from services.approvals_common import ResponderCache
-from services.errors import NotFoundError, TenantError
+from services.approvals.common import ResponderCache
+from services.tenant.errors import NotFoundError, TenantError
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
-from services.errors import PermissionDenied, TenantError
-from services.findings import Reads, assess
-from services.resolve import resolve
-from services.tenant import Tenant
+from services.findings.resolve import resolve
+from services.findings.rules import Reads, assess
+from services.tenant.errors import PermissionDenied, TenantError
+from services.tenant.facade import Tenant
 from services.vocabulary import Investigation, Resolution, Resolved, UserRef
 
 log = logging.getLogger(__name__)

@@ -29,12 +29,12 @@ from services.actions.records import (
     succeeded_in_incident,
 )
 from services.actions.writer import writer_for
-from services.errors import TenantError
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store import snapshots as snapshot_repo
 from services.store.db import Store, new_id, utcnow
 from services.store.records import ActionRequest, Incident
+from services.tenant.errors import TenantError
 from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, UserRef
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,4 @@
-"""The approval policy (DESIGN.md) as a state machine over the store.
-
-Only responders act; nobody acts on their own account; standard actions run once confirmed, high
-ones wait for a second, different responder; unblock_sender waits for reset_password and
-revoke_sessions (or an audited override). Every decision is audited with the actor's AAD object id.
-Outcomes are small frozen dataclasses whose `message` is one sentence a card or the CLI can show.
-
-This module creates requests (`confirm`) and re-exports the rest, so callers need one import:
-decisions on them live in approvals_decide, execution and timers in approvals_lifecycle.
-"""
+"""Creating requests: `confirm` turns a responder's choice into one batch of action requests."""
 
 from __future__ import annotations
 
@@ -15,11 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.approvals_common import (
+from services.approvals.common import (
     REASON_MAX,
     Outcome,
     OutcomeCode,
-    ResponderCache,
     ResponderCheck,
     clean_reason,
     is_high_impact,
@@ -30,31 +20,12 @@ from services.approvals_common import (
     same_account,
     title,
 )
-from services.approvals_decide import approve, reject
-from services.approvals_lifecycle import (
-    Finished,
-    claim,
-    due_reminders,
-    expire_due,
-    finish,
-    heartbeat,
-    in_flight_after_crash,
-    release,
-    seen_activity,
-    unblock_blockers,
-    unblock_refusal,
-)
+from services.approvals.lifecycle import unblock_blockers, unblock_refusal
 from services.store import audit, requests
 from services.store import incidents as incident_repo
 from services.store.db import Store, new_id, utcnow
 from services.store.records import PENDING_STATES, ActionRequest, RequestState
 from services.vocabulary import ActionId, Actor, Impact
-
-__all__ = [
-    "REASON_MAX", "Finished", "Outcome", "OutcomeCode", "ResponderCache", "ResponderCheck", "approve", "claim",
-    "clean_reason", "confirm", "due_reminders", "expire_due", "finish", "heartbeat", "in_flight_after_crash",
-    "is_high_impact", "reject", "release", "same_account", "seen_activity", "unblock_refusal",
-]
 
 DEFAULT_TTL = timedelta(minutes=30)
 

@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from services.errors import RETRYABLE_STATUSES
+from services.tenant.errors import RETRYABLE_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ async def send_with_retry(send: Callable[[], Awaitable[httpx.Response]], *, poli
 
     Transport errors: a refused connection is retried (nothing was sent); a timeout only when the
     call is idempotent, since a write may have landed. The last error or response is returned or
-    raised unchanged; the caller words it (services.errors)."""
+    raised unchanged; the caller words it (services.tenant.errors)."""
     retries = 0
     while True:
         try:

@@ -26,8 +26,8 @@ from kiota_abstractions.authentication import (
     BaseBearerTokenAuthenticationProvider,
 )
 
-from services.errors import TenantError
 from services.settings import TenantEndpoints
+from services.tenant.errors import TenantError
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"

@@ -1,0 +1,1 @@
+"""Alert intake: the signed webhook, the pollers, and the rows that remember what was seen."""

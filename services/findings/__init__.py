@@ -1,0 +1,1 @@
+"""Investigation: resolving who a responder means, reading everything about the account, and the finding rules."""

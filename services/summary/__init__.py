@@ -1,0 +1,1 @@
+"""The summary posted after a run: actions and actors, mailbox audit, audit events, Secure Score."""
