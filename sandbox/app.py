@@ -83,7 +83,7 @@ def _graph_handler(route: Route) -> Callable[[web.Request], Awaitable[web.Stream
         if claims is None:
             raise GraphError(401, "InvalidAuthenticationToken", reason, headers={"WWW-Authenticate": _WWW_AUTH})
         perms = server.authority.permissions(claims)
-        if not perms & set(route.perms):
+        if not route.permits(perms):
             raise forbidden()
         query = _graph_query(request, route)
         body: Any = None

@@ -87,12 +87,14 @@ def load_fixture(raw: dict[str, Any], *, now: datetime | None = None) -> dict[st
         "blockedSenders": fx.get("blockedSenders", []),
         "organizationConfig": {"AuditDisabled": False, **fx.get("organizationConfig", {})},
         "alerts": fx.get("alerts", []), "auditRecords": list(fx.get("auditRecords", [])), "auditQueries": [],
+        "directoryAudits": [], "signInPreferences": {},
         "schedule": fx.get("schedule", []),
     }
     for user in fx["users"]:
         _load_user(state, dict(user), now)
     state["signIns"].sort(key=lambda s: s["createdDateTime"], reverse=True)
     state["auditRecords"].sort(key=lambda r: r["createdDateTime"], reverse=True)
+    state["directoryAudits"].sort(key=lambda r: r["activityDateTime"], reverse=True)
     state["secureScores"], state["secureScoreControlProfiles"] = _secure_score(fx.get("secureScore"), tenant, now)
     return state
 
@@ -107,6 +109,8 @@ def _load_user(state: dict[str, Any], user: dict[str, Any], now: datetime) -> No
     risk = user.pop("risk", None)
     sign_ins = user.pop("signIns", [])
     records = user.pop("auditRecords", [])
+    directory_audits = user.pop("directoryAudits", [])
+    preferences = user.pop("signInPreferences", None)
     user.setdefault("mail", upn)
     user.setdefault("accountEnabled", True)
     user.setdefault("userType", "Member")
@@ -123,6 +127,11 @@ def _load_user(state: dict[str, Any], user: dict[str, Any], now: datetime) -> No
     for m in methods:
         m.setdefault("createdDateTime", None)
     state["authenticationMethods"][uid] = methods
+    if preferences is not None:
+        state["signInPreferences"][uid] = {"isSystemPreferredAuthenticationMethodEnabled": False,
+                                           "userPreferredMethodForSecondaryAuthentication": None, **preferences}
+    for i, event in enumerate(directory_audits):
+        state["directoryAudits"].append(_directory_audit(state, user, i, event))
     if mailbox is not None:
         state["mailboxes"][uid] = _mailbox(uid, upn, mailbox)
     if risk:
@@ -145,6 +154,25 @@ def _load_user(state: dict[str, Any], user: dict[str, Any], now: datetime) -> No
             "id": str(uuid.uuid5(_NS, f"audit/{uid}/{i}")), "userId": upn, "userPrincipalName": upn,
             "organizationId": state["tenant"]["id"], "userType": "regular", "service": "Exchange",
             "objectId": upn, "administrativeUnits": [], "auditData": {}, **r})
+
+
+def _directory_audit(state: dict[str, Any], user: dict[str, Any], i: int, event: dict[str, Any]) -> dict[str, Any]:
+    """A directory audit event about the user (e.g. "User registered security info"): the user is the target,
+    and the initiator is the user too unless the fixture names another (an admin, with `initiatedBy`)."""
+    uid, upn = user["id"], user["userPrincipalName"]
+    ip = event.pop("ipAddress", None)
+    initiator = event.pop("initiatedBy", None) or {"user": {"id": uid, "displayName": None, "userPrincipalName": upn,
+                                                            "ipAddress": ip, "userType": None,
+                                                            "homeTenantId": None, "homeTenantName": None}}
+    return {
+        "id": f"Directory_{uuid.uuid5(_NS, f'diraudit/{uid}/{i}')}", "category": "UserManagement",
+        "correlationId": str(uuid.uuid5(_NS, f"diraudit-corr/{uid}/{i}")), "result": "success",
+        "loggedByService": "Authentication Methods", "operationType": "Add", "additionalDetails": [],
+        "initiatedBy": initiator,
+        "targetResources": [{"id": uid, "displayName": user["displayName"], "type": "User", "userPrincipalName": upn,
+                             "groupType": None, "modifiedProperties": []}],
+        **event,
+    }
 
 
 def _mailbox(uid: str, upn: str, mb: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import odata
-from sandbox.errors import not_found
+from sandbox.errors import forbidden, not_found
 from sandbox.graph_users import DEFAULT_USER, USER_READ
 from sandbox.routing import Call, Route, graph
 
@@ -67,8 +67,15 @@ async def member_of_roles(call: Call) -> web.Response:
     select = odata.parse_select(call.query.get("$select"),
                                 ("id", "deletedDateTime", "description", "displayName", "roleTemplateId"),
                                 "microsoft.graph.directoryRole")
-    items = [odata.project(_role(r), select, None) for r in call.state.roles_of(user["id"])]
+    roles = [_role(r) if call.perms & set(ROLE_READ) else _limited(_role(r)) for r in call.state.roles_of(user["id"])]
+    items = [odata.project(r, select, None) for r in roles]
     return call.page(items, context="directoryRoles", default_size=100, max_size=999)
+
+
+def _limited(obj: dict[str, Any]) -> dict[str, Any]:
+    """Graph's limited-information answer: a caller allowed to list memberships but not to read the member
+    object gets its type and id, every other property null."""
+    return {k: (v if k in ("@odata.type", "id") else None) for k, v in obj.items()}
 
 
 @graph(ROUTES, "GET", "/directoryRoles", perms=ROLE_READ, query={"$select", "$filter"})
@@ -128,6 +135,11 @@ async def transitive_members(call: Call) -> web.Response:
 
 @graph(ROUTES, "GET", "/users/{id}/oauth2PermissionGrants", perms=GRANT_READ, query={"$top", "$skiptoken"})
 async def user_grants(call: Call) -> web.Response:
+    # Microsoft's page "List a user's oauth2PermissionGrants" lists application permissions as not
+    # supported: an app-only token is refused whatever it holds (apps read /oauth2PermissionGrants with
+    # a principalId filter instead).
+    if call.claims.get("idtyp") == "app":
+        raise forbidden()
     user = call.state.user(call.params["id"])
     grants = [g for g in call.state.data["oauth2PermissionGrants"] if g.get("principalId") == user["id"]]
     return call.page(grants, context="oauth2PermissionGrants", default_size=100, max_size=999)
@@ -190,8 +202,10 @@ async def organization(call: Call) -> web.Response:
     if "$select" in call.query:
         odata.parse_select(call.query["$select"], ("id", "displayName", "verifiedDomains", "countryLetterCode",
                                                    "tenantType", "createdDateTime"), "microsoft.graph.organization")
+    federated = {d.lower() for d in t.get("federatedDomains", [])}
     domains = [{"name": d, "isDefault": d == t["defaultDomain"], "isInitial": d.endswith(".onmicrosoft.com"),
-                "type": "Managed", "capabilities": "Email, OfficeCommunicationsOnline"}
+                "type": "Federated" if d.lower() in federated else "Managed",
+                "capabilities": "Email, OfficeCommunicationsOnline"}
                for d in t.get("verifiedDomains", [t["defaultDomain"]])]
     org = {"id": t["id"], "displayName": t["displayName"], "tenantType": "AAD", "verifiedDomains": domains,
            "countryLetterCode": t.get("countryLetterCode", "US"), "createdDateTime": t.get("createdDateTime")}

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import odata
-from sandbox.errors import bad_request, not_found
+from sandbox.errors import GraphError, bad_request, not_found
 from sandbox.fixture import iso
 from sandbox.routing import Call, Route, graph
 
@@ -22,6 +22,12 @@ SIGNIN_FILTER = {
     "status/errorCode": odata.field("status/errorCode", "num", ("eq", "ne")),
     "riskLevelDuringSignIn": odata.field("riskLevelDuringSignIn", "enum"),
     "location/countryOrRegion": odata.field("location/countryOrRegion"),
+}
+# beta only: every sign-in kind is in one log, told apart by signInEventTypes; without a clause on it
+# beta answers interactive sign-ins only, as v1.0 always does.
+BETA_SIGNIN_FILTER = {
+    **SIGNIN_FILTER,
+    "signInEventTypes": odata.collection("signInEventTypes", {"": odata.element("enum", ("eq", "ne"))}),
 }
 RISKY_FILTER = {
     "riskLevel": odata.field("riskLevel", "enum", ("eq", "ne", "in")),
@@ -54,7 +60,11 @@ def _filtered(call: Call, items: list[dict[str, Any]], fields: dict[str, odata.F
 @graph(ROUTES, "GET", "/auditLogs/signIns", perms=("AuditLog.Read.All",),
        query={"$filter", "$top", "$skiptoken", "$orderby"})
 async def sign_ins(call: Call) -> web.Response:
-    items = _filtered(call, list(call.state.data["signIns"]), SIGNIN_FILTER, "signIn")
+    call.state.require_licence("P1")
+    items = [_sign_in(call, s) for s in call.state.data["signIns"]]
+    if call.version == "v1.0" or "signineventtypes" not in call.query.get("$filter", "").lower():
+        items = [s for s in items if s.get("isInteractive", True)]
+    items = _filtered(call, items, BETA_SIGNIN_FILTER if call.version == "beta" else SIGNIN_FILTER, "signIn")
     order = odata.parse_orderby(call.query.get("$orderby"), ("createdDateTime",))
     if order:
         items.sort(key=lambda s: s["createdDateTime"], reverse=order[1])
@@ -64,15 +74,25 @@ async def sign_ins(call: Call) -> web.Response:
 
 @graph(ROUTES, "GET", "/auditLogs/signIns/{id}", perms=("AuditLog.Read.All",))
 async def sign_in(call: Call) -> web.Response:
+    call.state.require_licence("P1")
     for s in call.state.data["signIns"]:
-        if s["id"] == call.params["id"]:
-            return call.ok(s, context="auditLogs/signIns/$entity")
+        if s["id"] == call.params["id"] and (call.version == "beta" or s.get("isInteractive", True)):
+            return call.ok(_sign_in(call, s), context="auditLogs/signIns/$entity")
     raise not_found(call.params["id"])
+
+
+def _sign_in(call: Call, stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored sign-in as the version asked shows it: v1.0 has no signInEventTypes."""
+    if call.version != "beta":
+        return stored
+    kind = "interactiveUser" if stored.get("isInteractive", True) else "nonInteractiveUser"
+    return {**stored, "signInEventTypes": [kind]}
 
 
 @graph(ROUTES, "GET", "/identityProtection/riskyUsers", perms=RISK_READ,
        query={"$filter", "$top", "$skiptoken", "$orderby"})
 async def risky_users(call: Call) -> web.Response:
+    call.state.require_licence("P2")
     items = _filtered(call, list(call.state.data["riskyUsers"]), RISKY_FILTER, "riskyUser")
     order = odata.parse_orderby(call.query.get("$orderby"), ("riskLastUpdatedDateTime",))
     if order:
@@ -82,6 +102,7 @@ async def risky_users(call: Call) -> web.Response:
 
 @graph(ROUTES, "GET", "/identityProtection/riskyUsers/{id}", perms=RISK_READ)
 async def risky_user(call: Call) -> web.Response:
+    call.state.require_licence("P2")
     risky = call.state.risky_user(call.params["id"])
     if risky is None:
         raise not_found(call.params["id"])
@@ -90,6 +111,7 @@ async def risky_user(call: Call) -> web.Response:
 
 def _risk_change(change: Callable[[Call, dict[str, Any]], None]) -> Callable[[Call], Any]:
     async def handler(call: Call) -> web.Response:
+        call.state.require_licence("P2")
         ids = call.body.get("userIds") if isinstance(call.body, dict) else None
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > 60:
             raise bad_request("userIds must be a list of 1 to 60 user ids.")
@@ -128,11 +150,113 @@ graph(ROUTES, "POST", "/identityProtection/riskyUsers/dismiss",
       perms=("IdentityRiskyUser.ReadWrite.All",))(_risk_change(_dismiss))
 
 
+# Each method type's properties in Microsoft's v1.0 metadata (createdDateTime comes from the base type).
+# No type has an IP address; phone and email methods carry no creation date in Graph's answers, so when
+# and from where they were registered is only in the directory audit log.
+METHOD_PROPERTIES = {
+    "password": ("createdDateTime", "password"),
+    "microsoftAuthenticator": ("createdDateTime", "deviceTag", "displayName", "phoneAppVersion"),
+    "phone": ("phoneNumber", "phoneType", "smsSignInState"),
+    "email": ("emailAddress",),
+    "fido2": ("createdDateTime", "aaGuid", "attestationCertificates", "attestationLevel", "displayName", "model",
+              "passkeyType"),
+    "softwareOath": ("createdDateTime", "secretKey"),
+    "temporaryAccessPass": ("createdDateTime", "isUsable", "isUsableOnce", "lifetimeInMinutes",
+                            "methodUsabilityReason", "startDateTime", "temporaryAccessPass"),
+    "windowsHelloForBusiness": ("createdDateTime", "displayName", "keyStrength"),
+}
+DIRECTORY_AUDIT_FILTER = {
+    "activityDateTime": odata.field("activityDateTime", "datetime", ("eq", "ge", "le")),
+    "activityDisplayName": odata.field("activityDisplayName", ops=("eq", "startswith")),
+    "category": odata.field("category"), "correlationId": odata.field("correlationId"), "id": odata.field("id"),
+    "loggedByService": odata.field("loggedByService"), "result": odata.field("result", "enum"),
+    "initiatedBy/user/id": odata.field("initiatedBy/user/id"),
+    "initiatedBy/user/userPrincipalName": odata.field("initiatedBy/user/userPrincipalName", ops=("eq", "startswith")),
+    "targetResources": odata.collection("targetResources", {
+        "id": odata.field("id"), "displayName": odata.field("displayName", ops=("eq", "startswith")),
+        "userPrincipalName": odata.field("userPrincipalName", ops=("eq", "startswith"))}),
+}
+
+
+def method_kind(method: dict[str, Any]) -> str:
+    return next((k for k, t in METHOD_TYPES.items() if t == method.get("@odata.type")), "unknown")
+
+
+def render_method(method: dict[str, Any]) -> dict[str, Any]:
+    """A stored method as Graph answers it: its type's properties only."""
+    keep = METHOD_PROPERTIES.get(method_kind(method), ())
+    return {"@odata.type": method["@odata.type"], "id": method["id"],
+            **{k: method.get(k) for k in keep if k in method or k == "createdDateTime"}}
+
+
 @graph(ROUTES, "GET", "/users/{id}/authentication/methods", perms=METHOD_READ)
 async def methods(call: Call) -> web.Response:
     user = call.state.user(call.params["id"])
-    items = call.state.data["authenticationMethods"].get(user["id"], [])
+    items = [render_method(m) for m in call.state.data["authenticationMethods"].get(user["id"], [])]
     return call.ok({"value": items}, context=f"users('{user['id']}')/authentication/methods")
+
+
+# Which method a default second factor (userPreferredMethodForSecondaryAuthentication) points at.
+DEFAULT_MODES = {"push": ("microsoftAuthenticator", None), "oath": ("softwareOath", None),
+                 "sms": ("phone", "mobile"), "voiceMobile": ("phone", "mobile"),
+                 "voiceAlternateMobile": ("phone", "alternateMobile"), "voiceOffice": ("phone", "office")}
+
+
+def default_method(call: Call, user_id: str) -> dict[str, Any] | None:
+    prefs = call.state.data["signInPreferences"].get(user_id) or {}
+    mode = DEFAULT_MODES.get(str(prefs.get("userPreferredMethodForSecondaryAuthentication")))
+    if mode is None:
+        return None
+    kind, phone = mode
+    return next((m for m in call.state.data["authenticationMethods"].get(user_id, [])
+                 if method_kind(m) == kind and (phone is None or m.get("phoneType") == phone)), None)
+
+
+@graph(ROUTES, "GET", "/users/{id}/authentication/signInPreferences", perms=METHOD_READ)
+async def sign_in_preferences(call: Call) -> web.Response:
+    if call.version != "beta":
+        raise GraphError(400, "BadRequest", "Resource not found for the segment 'signInPreferences'.")
+    user = call.state.user(call.params["id"])
+    prefs = call.state.data["signInPreferences"].get(user["id"]) or {
+        "isSystemPreferredAuthenticationMethodEnabled": False, "userPreferredMethodForSecondaryAuthentication": None}
+    return call.ok({**prefs, "systemPreferredAuthenticationMethod": None},
+                   context=f"users('{user['id']}')/authentication/signInPreferences")
+
+
+@graph(ROUTES, "PATCH", "/users/{id}/authentication/signInPreferences",
+       perms=("UserAuthenticationMethod.ReadWrite.All",))
+async def set_sign_in_preferences(call: Call) -> web.Response:
+    if call.version != "beta":
+        raise GraphError(400, "BadRequest", "Resource not found for the segment 'signInPreferences'.")
+    user = call.state.user(call.params["id"])
+    body = call.body if isinstance(call.body, dict) else {}
+    unknown = set(body) - {"userPreferredMethodForSecondaryAuthentication",
+                           "isSystemPreferredAuthenticationMethodEnabled"}
+    if not body or unknown:
+        raise bad_request(f"Invalid property: {', '.join(sorted(unknown)) or 'empty body'}.")
+    mode = body.get("userPreferredMethodForSecondaryAuthentication")
+    prefs = call.state.data["signInPreferences"].setdefault(user["id"], {
+        "isSystemPreferredAuthenticationMethodEnabled": False, "userPreferredMethodForSecondaryAuthentication": None})
+    if mode is not None:
+        if mode not in DEFAULT_MODES:
+            raise bad_request(f"Invalid value '{mode}' for userPreferredMethodForSecondaryAuthentication.")
+        prefs["userPreferredMethodForSecondaryAuthentication"] = mode
+        if default_method(call, user["id"]) is None:
+            prefs["userPreferredMethodForSecondaryAuthentication"] = None
+            raise bad_request("The user has no registered method for the requested default.")
+    call.target, call.logged_body = user["id"], body
+    return call.no_content()
+
+
+@graph(ROUTES, "GET", "/auditLogs/directoryAudits", perms=("AuditLog.Read.All",),
+       query={"$filter", "$top", "$skiptoken", "$orderby"})
+async def directory_audits(call: Call) -> web.Response:
+    items = _filtered(call, list(call.state.data.get("directoryAudits", [])), DIRECTORY_AUDIT_FILTER,
+                      "directoryAudit")
+    order = odata.parse_orderby(call.query.get("$orderby"), ("activityDateTime",))
+    if order:
+        items.sort(key=lambda e: e["activityDateTime"], reverse=order[1])
+    return call.page(items, context="auditLogs/directoryAudits", default_size=100, max_size=1000)
 
 
 def _method(call: Call, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
@@ -149,13 +273,25 @@ def _method_routes(kind: str) -> None:
 
     async def get_method(call: Call) -> web.Response:
         _, _, m = _method(call, kind)
-        return call.ok(m, context=f"users('{call.params['id']}')/authentication/{kind}Methods/$entity")
+        return call.ok(render_method(m), context=f"users('{call.params['id']}')/authentication/{kind}Methods/$entity")
 
     async def delete_method(call: Call) -> web.Response:
         if kind == "password":
             raise bad_request("The password authentication method cannot be deleted.", "badRequest")
         user, items, m = _method(call, kind)
+        others = [o for o in items if o is not m and method_kind(o) != "password"]
+        if others and default_method(call, user["id"]) is m:
+            raise bad_request("Cannot delete default method with other methods configured. Please change default "
+                              "method before deletion.", "badRequest")
+        if kind == "phone" and m.get("phoneType") == "mobile" and any(
+                method_kind(o) == "phone" and o.get("phoneType") == "alternateMobile" for o in others):
+            raise bad_request("A user can't have an alternateMobile number without a mobile number: delete the "
+                              "alternateMobile number first.", "badRequest")
         items.remove(m)
+        if default_method(call, user["id"]) is None:
+            prefs = call.state.data["signInPreferences"].get(user["id"])
+            if prefs is not None:
+                prefs["userPreferredMethodForSecondaryAuthentication"] = None
         call.target = f"{user['id']}/{m['id']}"
         return call.no_content()
 

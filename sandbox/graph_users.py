@@ -11,7 +11,7 @@ from aiohttp import web
 from sandbox import odata
 from sandbox.errors import GraphError, bad_request, forbidden
 from sandbox.fixture import iso
-from sandbox.routing import Call, Route, graph
+from sandbox.routing import Call, Perm, Route, graph
 
 ROUTES: list[Route] = []
 
@@ -55,8 +55,12 @@ def _render(call: Call, user: dict[str, Any]) -> dict[str, Any]:
 
 def _select(call: Call) -> list[str] | None:
     select = odata.parse_select(call.query.get("$select"), USER_PROPERTIES, "microsoft.graph.user")
-    if select and "signInActivity" in select and not call.perms & {"AuditLog.Read.All"}:
-        raise forbidden()
+    if select and "signInActivity" in select:
+        # Graph wants AuditLog.Read.All besides a user read permission, and an Entra ID P1 licence: without
+        # either the whole request is refused, not just the one property.
+        if not call.perms & {"AuditLog.Read.All"}:
+            raise forbidden()
+        call.state.require_licence("P1")
     return select
 
 
@@ -124,6 +128,9 @@ _FIELD_PERMS = {
 }
 
 
+PRIVILEGED_AUTH_ROLES = frozenset({"Privileged Authentication Administrator", "Global Administrator"})
+
+
 def password_complex_enough(password: str) -> bool:
     """Entra's rule: 8 to 256 characters and at least three of lower case, upper case, digits, symbols."""
     if not 8 <= len(password) <= 256:
@@ -156,18 +163,28 @@ async def patch_user(call: Call) -> web.Response:
     if "accountEnabled" in body and not isinstance(body["accountEnabled"], bool):
         raise bad_request("Invalid value specified for property 'accountEnabled' of resource 'User'.",
                           "Request_BadRequest")
+    privileged = bool(call.state.roles_of(user["id"]))
+    app = call.state.app(str(call.claims.get("appid"))) or {}
+    app_roles = set(app.get("directoryRoles", []))
+    if "accountEnabled" in body and privileged and not PRIVILEGED_AUTH_ROLES & app_roles:
+        # Enabling or disabling an admin is a sensitive action: an app needs Privileged Authentication
+        # Administrator (or Global Administrator) on top of the permission.
+        raise forbidden()
     logged = dict(body)
     profile = body.get("passwordProfile")
     if profile is not None:
         if not isinstance(profile, dict) or not isinstance(profile.get("password"), str):
             raise bad_request("Invalid value specified for property 'passwordProfile' of resource 'User'.",
                               "Request_BadRequest")
-        app = call.state.app(str(call.claims.get("appid"))) or {}
-        app_roles = set(app.get("directoryRoles", []))
-        needs = {"Privileged Authentication Administrator"} if call.state.roles_of(user["id"]) else {
+        needs = PRIVILEGED_AUTH_ROLES if privileged else {
             "User Administrator", "Privileged Authentication Administrator", "Global Administrator"}
         if not needs & app_roles:
             raise forbidden()
+        if user.get("onPremisesSyncEnabled") and not call.state.tenant.get("passwordWriteback", False):
+            # A synced account's password is mastered on-premises; the cloud takes a new one only through
+            # password writeback.
+            raise bad_request("Unable to update the specified properties for on-premises mastered Directory Sync "
+                              "objects or objects currently undergoing migration.", "Request_BadRequest")
         if not password_complex_enough(profile["password"]):
             raise bad_request("The specified password does not comply with password complexity requirements. "
                               "Please provide a different password.", "Request_BadRequest")
@@ -194,8 +211,14 @@ async def revoke_sessions(call: Call) -> web.Response:
     return call.ok({"value": True}, context="Edm.Boolean")
 
 
-@graph(ROUTES, "POST", "/users/{id}/checkMemberGroups",
-       perms=("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All", "User.Read.All"), write=False)
+# Microsoft's page: "User.Read.All and GroupMember.Read.All" at least (Group.Read.All in place of the second
+# is higher), or Directory.Read.All alone.
+CHECK_MEMBER_GROUPS: tuple[Perm, ...] = (*((u, g) for u in ("User.Read.All", "User.ReadWrite.All")
+                         for g in ("GroupMember.Read.All", "Group.Read.All")),
+                       "Directory.Read.All", "Directory.ReadWrite.All")
+
+
+@graph(ROUTES, "POST", "/users/{id}/checkMemberGroups", perms=CHECK_MEMBER_GROUPS, write=False)
 async def check_member_groups(call: Call) -> web.Response:
     user = call.state.user(call.params["id"])
     ids = call.body.get("groupIds") if isinstance(call.body, dict) else None

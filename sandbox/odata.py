@@ -118,6 +118,9 @@ class _Parser:
             node = self.or_expr()
             self.expect(")")
             return node
+        if tok is not None and tok[0] == "word" and tok[1].lower().endswith("/any") \
+                and self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1] == ("punct", "("):
+            return self.lambda_any()
         if tok is not None and tok[0] == "word" and tok[1].lower() in _FUNCS:
             name = self.take()[1].lower()
             self.expect("(")
@@ -140,6 +143,25 @@ class _Parser:
             self.expect(")")
             return ("in", prop, tuple(values))
         return ("cmp", op, prop, self.literal())
+
+    def lambda_any(self) -> Node:
+        """`collection/any(t: t eq 'x' or t/id eq 'y')`: true when one element matches the inner expression,
+        whose paths start with the range variable."""
+        collection = self.take()[1][: -len("/any")]
+        self.expect("(")
+        var = self.take()
+        if var[0] != "word":
+            raise _invalid("a lambda needs a range variable such as 't:'.")
+        name, colon, rest = var[1].partition(":")
+        if rest:  # `t:t/id` arrives as one word
+            self.tokens.insert(self.pos, ("word", rest))
+        if not colon:
+            self.expect(":")
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise _invalid(f"'{name}' is not a range variable.")
+        inner = self.or_expr()
+        self.expect(")")
+        return ("any", collection, _relative(inner, name))
 
     def path(self) -> str:
         tok = self.take()
@@ -166,6 +188,24 @@ class _Parser:
         raise _invalid(f"'{value}' is not a valid literal; strings must be in single quotes.")
 
 
+def _relative(node: Node, var: str) -> Node:
+    """The inner expression of a lambda with its paths relative to the element (`t` → ``, `t/id` → `id`)."""
+    kind = node[0]
+    if kind in ("or", "and"):
+        return (kind, _relative(node[1], var), _relative(node[2], var))
+    if kind == "not":
+        return ("not", _relative(node[1], var))
+    if kind == "any":
+        raise _invalid("nested lambdas are not supported.")
+    prop = node[2] if kind in ("cmp", "func") else node[1]
+    if prop != var and not prop.startswith(var + "/"):
+        raise _invalid(f"'{prop}' inside a lambda must start with the range variable '{var}'.")
+    rel = prop[len(var) + 1:] if prop != var else ""
+    if kind in ("cmp", "func"):
+        return (kind, node[1], rel, node[3])
+    return (kind, rel, node[2])
+
+
 def parse_filter(text: str) -> Node:
     if not text.strip():
         raise _invalid("the filter is empty.")
@@ -185,8 +225,19 @@ class Field:
     """A filterable property: how to read it from an item, its type, and the operators Graph allows."""
 
     get: Callable[[dict[str, Any]], Any]
-    kind: str = "str"  # str | datetime | enum | bool | num
+    kind: str = "str"  # str | datetime | enum | bool | num | collection
     ops: frozenset[str] = frozenset({"eq"})
+    inner: dict[str, Field] | None = None  # a collection's element fields for `any` ("" is the element itself)
+
+
+def collection(name: str, inner: dict[str, Field]) -> Field:
+    """A collection property filtered with `name/any(t: ...)`; `inner` are the element's fields."""
+    return Field(get=field(name).get, kind="collection", ops=frozenset({"any"}), inner=inner)
+
+
+def element(kind: str = "str", ops: Iterable[str] = ("eq",)) -> Field:
+    """The element itself inside a lambda (`t eq 'x'`), for collections of strings or enums."""
+    return Field(get=lambda value: value, kind=kind, ops=frozenset(ops))
 
 
 def field(name: str, kind: str = "str", ops: Iterable[str] = ("eq",)) -> Field:
@@ -208,13 +259,18 @@ def compile_filter(text: str, fields: dict[str, Field], resource: str) -> Callab
                           f"Unsupported or invalid query filter clause specified for property '{prop}' "
                           f"of resource '{resource}'.")
 
-    def check(node: Node) -> None:
+    def check(node: Node, fields: dict[str, Field] = fields) -> None:
         kind = node[0]
         if kind in ("or", "and"):
-            check(node[1])
-            check(node[2])
+            check(node[1], fields)
+            check(node[2], fields)
         elif kind == "not":
-            check(node[1])
+            check(node[1], fields)
+        elif kind == "any":
+            spec = fields.get(node[1])
+            if spec is None or spec.inner is None:
+                raise unsupported(node[1])
+            check(node[2], spec.inner)
         else:
             op = node[1] if kind in ("cmp", "func") else "in"
             prop = node[2] if kind in ("cmp", "func") else node[1]
@@ -243,14 +299,20 @@ def compile_filter(text: str, fields: dict[str, Field], resource: str) -> Callab
     def norm(v: Any) -> Any:
         return v.casefold() if isinstance(v, str) else v
 
-    def evaluate(node: Node, item: dict[str, Any]) -> bool:
+    def evaluate(node: Node, item: Any, fields: dict[str, Field] = fields) -> bool:
         kind = node[0]
         if kind == "or":
-            return evaluate(node[1], item) or evaluate(node[2], item)
+            return evaluate(node[1], item, fields) or evaluate(node[2], item, fields)
         if kind == "and":
-            return evaluate(node[1], item) and evaluate(node[2], item)
+            return evaluate(node[1], item, fields) and evaluate(node[2], item, fields)
         if kind == "not":
-            return not evaluate(node[1], item)
+            return not evaluate(node[1], item, fields)
+        if kind == "any":
+            spec = fields[node[1]]
+            assert spec.inner is not None
+            elements = spec.get(item)
+            return any(evaluate(node[2], e, spec.inner) for e in elements or ()) if isinstance(elements, list) \
+                else False
         if kind == "in":
             spec = fields[node[1]]
             return value_of(spec, item) in {norm(v) for v in node[2]}

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from sandbox.state import TenantState
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+# One entry of a route's permissions: a permission name, or a tuple of names the app must hold together
+# (Graph documents some calls as "User.Read.All and GroupMember.Read.All").
+Perm = str | tuple[str, ...]
 SERVER: web.AppKey[Any] = web.AppKey("contain_sandbox")  # the SandboxServer an app belongs to
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 
@@ -32,7 +35,7 @@ class Route:
     method: str
     template: str
     handler: Handler
-    perms: tuple[str, ...]
+    perms: tuple[Perm, ...]
     write: bool
     query: frozenset[str]
 
@@ -40,8 +43,16 @@ class Route:
     def name(self) -> str:
         return f"{self.method} {self.template}"
 
+    def permits(self, held: set[str]) -> bool:
+        return permitted(self.perms, held)
 
-def graph(routes: list[Route], method: str, template: str, *, perms: Iterable[str],
+
+def permitted(perms: Iterable[Perm], held: set[str]) -> bool:
+    """Does `held` satisfy any one entry of `perms` (every name of a combined entry)?"""
+    return any(all(p in held for p in ((entry,) if isinstance(entry, str) else entry)) for entry in perms)
+
+
+def graph(routes: list[Route], method: str, template: str, *, perms: Iterable[Perm],
           query: Iterable[str] = (), write: bool | None = None) -> Callable[[Handler], Handler]:
     """Register a handler. POST/PATCH/PUT/DELETE count as writes unless `write=False` (e.g. a POST that reads)."""
     def register(fn: Handler) -> Handler:

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.errors import not_found
+from sandbox.errors import GraphError, not_found
 from sandbox.fixture import SCHEMA_VERSION, FixtureError, iso, load_fixture, read_fixture
+
+LICENCE_RANK = {"free": 0, "P1": 1, "P2": 2}
 
 
 class TenantState:
@@ -76,6 +78,14 @@ class TenantState:
     @property
     def options(self) -> dict[str, Any]:
         return self.data["options"]
+
+    def require_licence(self, level: str) -> None:
+        """Refuse as Graph does when the tenant's Entra ID licence is below `level` (P1: sign-in logs and
+        signInActivity; P2: Identity Protection). A fixture without `entraLicence` has P2."""
+        have = str(self.tenant.get("entraLicence", "P2"))
+        if LICENCE_RANK.get(have, 0) < LICENCE_RANK[level]:
+            raise GraphError(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                             "Neither tenant is B2C or tenant doesn't have premium license")
 
     def tenant_names(self) -> set[str]:
         names = {self.tenant_id.lower(), str(self.tenant["defaultDomain"]).lower()}

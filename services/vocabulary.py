@@ -154,6 +154,11 @@ class Investigation:
     # Reads that failed, one sentence each: the card shows them instead of hiding a gap.
     gaps: tuple[str, ...] = ()
     investigated_at: datetime | None = None
+    # What the reads covered, one sentence each ("Sign-ins read: interactive and non-interactive.").
+    notes: tuple[str, ...] = ()
+    # What a responder must know before running an action on this account (a synced account's password),
+    # by action id; the incident and confirm cards show it next to the action.
+    cautions: dict[str, str] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,6 +170,8 @@ class Investigation:
             "recommended_actions": [a.value for a in self.recommended_actions],
             "gaps": list(self.gaps),
             "investigatedAt": self.investigated_at.isoformat() if self.investigated_at else None,
+            "notes": list(self.notes),
+            "cautions": dict(self.cautions),
         }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.findings.mail import delegate_findings, mailbox_findings, rule_findings
+from services.findings.methods import method_facts
 from services.tenant.models import (
     AuditBypass,
     AuthMethod,
@@ -20,6 +21,7 @@ from services.tenant.models import (
     InboxRule,
     Mailbox,
     MailboxPermission,
+    MethodRegistration,
     OAuthGrant,
     OrganizationConfig,
     RecipientPermission,
@@ -73,6 +75,7 @@ class Reads:
     sign_ins: tuple[SignIn, ...] | None = None
     risky: RiskyUser | None = None
     methods: tuple[AuthMethod, ...] | None = None
+    registrations: tuple[MethodRegistration, ...] | None = None  # "registered security info" audit events
     graph_rules: tuple[InboxRule, ...] | None = None
     exchange_rules: tuple[InboxRule, ...] | None = None
     mailbox: Mailbox | None = None
@@ -173,7 +176,10 @@ def signin_finding(sign_ins: tuple[SignIn, ...] | None, *, contained_at: datetim
 
 
 def method_findings(methods: tuple[AuthMethod, ...] | None, *, now: datetime, first_suspicious: datetime | None,
-                    attacker_ips: set[str]) -> list[Finding]:
+                    attacker_ips: set[str], registrations: tuple[MethodRegistration, ...] | None = None
+                    ) -> list[Finding]:
+    """New methods: registered from an attacker's IP, after the first suspicious sign-in, or recently. The
+    time and IP come from the method and the directory audit log (services.findings.methods)."""
     if methods is None:
         return []
     strong = [m for m in methods if m.type != "password"]
@@ -183,8 +189,8 @@ def method_findings(methods: tuple[AuthMethod, ...] | None, *, now: datetime, fi
                         details={})]
     added: list[tuple[AuthMethod, str]] = []
     for m in strong:
-        created = _utc(m.created)
-        ip = str(m.raw.get("ipAddress") or m.raw.get("registeredFromIpAddress") or "") or None
+        facts = method_facts(m, registrations)
+        created, ip = facts.registered, facts.ip_address
         if ip and ip in attacker_ips:
             added.append((m, f"registered from the attacker's IP {ip} at {_at(created)}"))
         elif created and first_suspicious and created >= first_suspicious:
@@ -226,7 +232,7 @@ def grant_findings(grants: tuple[OAuthGrant, ...] | None, known: frozenset[str])
 def role_finding(roles: tuple[DirectoryRole, ...] | None, *, compromised: bool) -> Finding | None:
     if not roles:
         return None
-    names = ", ".join(r.display_name for r in roles)
+    names = ", ".join(r.display_name or "(name not readable)" for r in roles)
     return Finding(FindingKind.ADMIN_ROLE, Severity.HIGH if compromised else Severity.LOW,
                    f"Holds directory role{'s' if len(roles) > 1 else ''} {names}",
                    evidence=(f"Member of {names}; every action on this account needs a second responder.",),
@@ -252,7 +258,7 @@ def assess(reads: Reads) -> Assessment:
     first = signin.details.get("firstSuspicious") if signin else None
     findings.extend(method_findings(reads.methods, now=_utc(reads.now) or datetime.now(UTC),
                                     first_suspicious=datetime.fromisoformat(first) if first else None,
-                                    attacker_ips=attacker_ips))
+                                    attacker_ips=attacker_ips, registrations=reads.registrations))
     findings.extend(rule_findings(reads.graph_rules, reads.exchange_rules, domains=reads.domains))
     findings.extend(mailbox_findings(reads, domains=reads.domains))
     findings.extend(delegate_findings(reads.mailbox_permissions, reads.recipient_permissions, reads.mailbox,

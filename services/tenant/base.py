@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
 from kiota_abstractions.serialization import Parsable
 from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
@@ -117,23 +119,31 @@ class TenantBase:
         self._domains: tuple[Domain, ...] | None = None
         self._service_principals: dict[str, tuple[str | None, str | None]] = {}
 
-    async def _graph_call(self, operation: str, permission: str, call: Awaitable[T]) -> T:
+    async def _graph_call(self, operation: str, permission: str, call: Awaitable[T], *,
+                          licence: str | None = None) -> T:
         """Await one SDK call; any failure becomes a TenantError naming the operation (and, on 403,
-        the permission the app registration needs)."""
+        the permission the app registration needs, or the licence the tenant lacks)."""
         try:
             return await call
         except Exception as exc:
-            raise from_graph_exception(exc, operation=operation, permission=permission) from None
+            raise from_graph_exception(exc, operation=operation, permission=permission, licence=licence) from None
 
     async def _get_json(self, operation: str, permission: str, builder: Any, query: Any = None, *,
-                        eventual: bool = False) -> dict[str, Any]:
+                        eventual: bool = False, licence: str | None = None) -> dict[str, Any]:
         """GET through a request builder (its URL, query options, headers and the client's middleware)
         and return the JSON body as is. Reads take this path because hydrating SDK models costs
         milliseconds of CPU per object (Entity's deserializer table), which a fan-out of twenty reads
         would pay in series on the event loop."""
         info = builder.to_get_request_information(config(query, eventual=eventual))
+        return await self._send_json(operation, permission, info, licence=licence)
+
+    async def _send_json(self, operation: str, permission: str, info: RequestInformation, *,
+                         licence: str | None = None) -> dict[str, Any]:
+        """Send prepared request information through the client's adapter (its middleware, auth and retries)
+        and return the JSON body."""
         adapter: Any = self.graph.request_adapter
-        body = await self._graph_call(operation, permission, adapter.send_primitive_async(info, "bytes", ERROR_MAPPING))
+        body = await self._graph_call(operation, permission, adapter.send_primitive_async(info, "bytes", ERROR_MAPPING),
+                                      licence=licence)
         if not body:
             return {}
         try:
@@ -141,6 +151,28 @@ class TenantBase:
         except ValueError:
             raise from_graph_exception(ValueError("not JSON"), operation=operation) from None
         return data if isinstance(data, dict) else {}
+
+    def _beta(self, path: str, query: dict[str, str] | None = None) -> str:
+        """The beta URL of `path` on the client's own Graph host. msgraph-sdk speaks v1.0 only, and Contain
+        needs two beta-only surfaces (non-interactive sign-ins, sign-in preferences): a raw request through
+        the same adapter keeps the token, retries and error handling, where msgraph-beta-sdk would add a
+        second model tree of several hundred megabytes for two calls."""
+        base = str(self.graph.request_adapter.base_url).rstrip("/")
+        base = base.removesuffix("/v1.0") + "/beta"
+        qs = ("?" + urlencode(query, quote_via=quote, safe="")) if query else ""
+        return f"{base}{path}{qs}"
+
+    async def _beta_json(self, operation: str, permission: str, method: Method, path: str, *,
+                         query: dict[str, str] | None = None, body: dict[str, Any] | None = None,
+                         licence: str | None = None) -> dict[str, Any]:
+        info = RequestInformation(method)
+        info.url = self._beta(path, query)
+        info.headers.try_add("Accept", "application/json")
+        for option in config().options or ():
+            info.add_request_options([option])
+        if body is not None:
+            info.set_stream_content(json.dumps(body).encode(), "application/json")
+        return await self._send_json(operation, permission, info, licence=licence)
 
     async def _post_json(self, operation: str, permission: str, builder: Any, body: dict[str, Any]) -> dict[str, Any]:
         """POST a JSON body to a collection's request builder (its URL and the client's middleware) and
@@ -158,13 +190,15 @@ class TenantBase:
         return data if isinstance(data, dict) else {}
 
     async def _list_json(self, operation: str, permission: str, builder: Any, query: Any = None, *,
-                         eventual: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+                         eventual: bool = False, limit: int | None = None, licence: str | None = None
+                         ) -> list[dict[str, Any]]:
         """Every item of a collection as JSON, following @odata.nextLink up to MAX_PAGES (or `limit`)."""
-        page = await self._get_json(operation, permission, builder, query, eventual=eventual)
+        page = await self._get_json(operation, permission, builder, query, eventual=eventual, licence=licence)
         items = [i for i in page.get("value") or [] if isinstance(i, dict)]
         pages = 1
         while (link := page.get("@odata.nextLink")) and pages < MAX_PAGES and (limit is None or len(items) < limit):
-            page = await self._get_json(operation, permission, builder.with_url(str(link)), eventual=eventual)
+            page = await self._get_json(operation, permission, builder.with_url(str(link)), eventual=eventual,
+                                        licence=licence)
             items.extend(i for i in page.get("value") or [] if isinstance(i, dict))
             pages += 1
         return items[:limit] if limit is not None else items

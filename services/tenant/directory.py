@@ -7,9 +7,14 @@ the audit row. Permissions named here are the least application permissions (doc
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+from kiota_abstractions.method import Method
+from msgraph.generated.audit_logs.directory_audits.directory_audits_request_builder import (
+    DirectoryAuditsRequestBuilder,
+)
 from msgraph.generated.audit_logs.sign_ins.sign_ins_request_builder import SignInsRequestBuilder
 from msgraph.generated.identity_protection.risky_users.confirm_compromised.confirm_compromised_post_request_body import (  # noqa: E501
     ConfirmCompromisedPostRequestBody,
@@ -17,6 +22,9 @@ from msgraph.generated.identity_protection.risky_users.confirm_compromised.confi
 from msgraph.generated.identity_protection.risky_users.dismiss.dismiss_post_request_body import DismissPostRequestBody
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.user import User
+from msgraph.generated.oauth2_permission_grants.oauth2_permission_grants_request_builder import (
+    Oauth2PermissionGrantsRequestBuilder,
+)
 from msgraph.generated.service_principals.item.service_principal_item_request_builder import (
     ServicePrincipalItemRequestBuilder,
 )
@@ -27,14 +35,34 @@ from msgraph.generated.users.item.user_item_request_builder import UserItemReque
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 
 from services.tenant.base import TenantBase, config, odata_literal, parse_time, request_id, search_term
-from services.tenant.errors import NotFoundError
-from services.tenant.models import AuthMethod, DirectoryRole, Domain, OAuthGrant, RiskyUser, SignIn, UserState
+from services.tenant.errors import LicenceRequired, NotFoundError, PermissionDenied
+from services.tenant.models import (
+    AuthMethod,
+    DirectoryRole,
+    Domain,
+    MethodRegistration,
+    OAuthGrant,
+    RiskyUser,
+    SignIn,
+    SignInPreferences,
+    UserState,
+)
 from services.vocabulary import UserRef
 
 USER_FIELDS = ["id", "userPrincipalName", "displayName", "mail", "accountEnabled"]
-STATE_FIELDS = [*USER_FIELDS, "lastPasswordChangeDateTime", "signInActivity", "createdDateTime",
-                "signInSessionsValidFromDateTime"]
+ACCOUNT_FIELDS = [*USER_FIELDS, "lastPasswordChangeDateTime", "createdDateTime", "signInSessionsValidFromDateTime",
+                  "onPremisesSyncEnabled", "userType"]
+STATE_FIELDS = [*ACCOUNT_FIELDS, "signInActivity"]
 READ_USERS = "User.Read.All"
+# Licences the data depends on (docs/permissions.md), named in the sentence when Graph refuses for want of one.
+P1 = "Entra ID P1"
+P2 = "Entra ID P2"
+# The directory audit log's names for a method registration; read under AuditLog.Read.All.
+REGISTRATION_ACTIVITIES = ("User registered security info", "Admin registered security info")
+REGISTRATION_PAGE = 100
+REGISTRATION_LIMIT = 500
+# Sensitive writes on an admin need this Entra role on the app besides the permission (Graph answers 403).
+ADMIN_TARGET_ROLE = "the Privileged Authentication Administrator role when the target holds an admin role"
 
 # Graph's method type (from @odata.type) → the request builder collection that deletes it.
 METHOD_COLLECTIONS = {
@@ -101,14 +129,28 @@ class DirectoryOps(TenantBase):
         return _user_ref(u) if u else None
 
     async def get_user_state(self, *, user_id: str) -> UserState:
-        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=STATE_FIELDS)
-        u = await self._get_json("GET /users/{id}?$select=signInActivity", "User.Read.All and AuditLog.Read.All",
-                                 self.graph.users.by_user_id(user_id), query)
+        """The account's state. signInActivity needs AuditLog.Read.All and an Entra ID P1 licence, and Graph
+        refuses the whole $select without them: then the state is read again without it, and the missing
+        part is one sentence in `gaps`."""
+        builder = self.graph.users.by_user_id(user_id)
+        gaps: tuple[str, ...] = ()
+        try:
+            u = await self._get_json("GET /users/{id}?$select=signInActivity", "User.Read.All and AuditLog.Read.All",
+                                     builder, UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                                         select=STATE_FIELDS), licence=P1)
+        except PermissionDenied as exc:
+            why = f"the tenant has no {exc.licence} licence" if isinstance(exc, LicenceRequired) \
+                else "the app lacks AuditLog.Read.All"
+            gaps = (f"Could not read the account's last sign-in times: {why}.",)
+            u = await self._get_json("GET /users/{id}", READ_USERS, builder,
+                                     UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                                         select=ACCOUNT_FIELDS))
         if not u:
             raise NotFoundError(f"Microsoft Graph has no user {user_id}.", status=404)
         ref = _user_ref(u)
         activity = u.get("signInActivity") or {}
         return UserState(
+            on_premises_sync=bool(u.get("onPremisesSyncEnabled")), user_type=u.get("userType"), gaps=gaps,
             id=ref.id or user_id, user_principal_name=ref.user_principal_name, display_name=ref.display_name,
             mail=ref.mail, account_enabled=ref.account_enabled,
             last_password_change=parse_time(u.get("lastPasswordChangeDateTime")),
@@ -135,39 +177,69 @@ class DirectoryOps(TenantBase):
             for d in org.get("verifiedDomains") or []:
                 if d.get("name"):
                     out.append(Domain(name=str(d["name"]), is_default=bool(d.get("isDefault")),
-                                      is_initial=bool(d.get("isInitial"))))
+                                      is_initial=bool(d.get("isInitial")),
+                                      federated=str(d.get("type") or "").casefold() == "federated"))
         self._domains = tuple(out)
         return out
 
     async def is_member_of_group(self, *, user_id: str, group_id: str) -> bool:
         """Transitive membership (checkMemberGroups), e.g. of the responders group."""
         body = CheckMemberGroupsPostRequestBody(group_ids=[group_id])
-        result = await self._graph_call("POST /users/{id}/checkMemberGroups", "GroupMember.Read.All",
+        result = await self._graph_call("POST /users/{id}/checkMemberGroups", "User.Read.All and GroupMember.Read.All",
                                         self.graph.users.by_user_id(user_id).check_member_groups.post(body, config()))
         return group_id in ((result.value if result else None) or [])
 
     # ---- sign-ins and risk -------------------------------------------------------------------
     async def list_sign_ins(self, *, user_principal_name: str, top: int = 50) -> list[SignIn]:
+        """Interactive sign-ins (v1.0 returns no other kind)."""
         query = SignInsRequestBuilder.SignInsRequestBuilderGetQueryParameters(
             filter=f"userPrincipalName eq {odata_literal(user_principal_name)}", top=top)
         page = await self._get_json("GET /auditLogs/signIns", "AuditLog.Read.All", self.graph.audit_logs.sign_ins,
-                                    query)
-        out = []
-        for s in page.get("value") or []:
-            loc = s.get("location") or {}
-            status = s.get("status") or {}
-            out.append(SignIn(
-                id=str(s.get("id") or ""), created=parse_time(s.get("createdDateTime")), ip_address=s.get("ipAddress"),
-                country=loc.get("countryOrRegion"), city=loc.get("city"), app=s.get("appDisplayName"),
-                client_app_used=s.get("clientAppUsed"), error_code=status.get("errorCode"),
-                risk_level=s.get("riskLevelDuringSignIn"), user_agent=s.get("userAgent")))
-        return out
+                                    query, licence=P1)
+        return [_sign_in(s, interactive=True) for s in page.get("value") or [] if isinstance(s, dict)]
+
+    async def list_non_interactive_sign_ins(self, *, user_principal_name: str, top: int = 50) -> list[SignIn]:
+        """Non-interactive sign-ins (token refreshes, and token replay after an adversary-in-the-middle
+        phish): only beta's signIns with a signInEventTypes filter returns them."""
+        query = {"$filter": f"userPrincipalName eq {odata_literal(user_principal_name)} and "
+                            "signInEventTypes/any(t: t eq 'nonInteractiveUser')", "$top": str(top)}
+        page = await self._beta_json("GET beta /auditLogs/signIns?$filter=signInEventTypes", "AuditLog.Read.All",
+                                     Method.GET, "/auditLogs/signIns", query=query, licence=P1)
+        return [_sign_in(s, interactive=False) for s in page.get("value") or [] if isinstance(s, dict)]
+
+    async def list_method_registrations(self, *, user_id: str, since: datetime) -> list[MethodRegistration]:
+        """"User/Admin registered security info" events about the user since `since`, newest first."""
+        activities = " or ".join(f"activityDisplayName eq {odata_literal(a)}" for a in REGISTRATION_ACTIVITIES)
+        query = DirectoryAuditsRequestBuilder.DirectoryAuditsRequestBuilderGetQueryParameters(
+            filter=f"activityDateTime ge {since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} and "
+                   f"targetResources/any(t: t/id eq {odata_literal(user_id)}) and ({activities})",
+            top=REGISTRATION_PAGE)
+        items = await self._list_json("GET /auditLogs/directoryAudits", "AuditLog.Read.All",
+                                      self.graph.audit_logs.directory_audits, query, limit=REGISTRATION_LIMIT)
+        return [_registration(e) for e in items]
+
+    async def get_sign_in_preferences(self, *, user_id: str) -> SignInPreferences:
+        """The default second factor, which Graph refuses to delete while other methods remain (beta only)."""
+        path = f"/users/{quote(user_id, safe='')}/authentication/signInPreferences"
+        p = await self._beta_json("GET beta /users/{id}/authentication/signInPreferences",
+                                  "UserAuthenticationMethod.Read.All", Method.GET, path)
+        enabled = p.get("isSystemPreferredAuthenticationMethodEnabled")
+        return SignInPreferences(default_method=p.get("userPreferredMethodForSecondaryAuthentication"),
+                                 system_preferred=enabled if isinstance(enabled, bool) else None)
+
+    async def set_default_method(self, *, user_id: str, method: str) -> str | None:
+        """Make `method` (push, oath, sms, voiceMobile, …) the default second factor (beta only)."""
+        path = f"/users/{quote(user_id, safe='')}/authentication/signInPreferences"
+        await self._beta_json("PATCH beta /users/{id}/authentication/signInPreferences",
+                              "UserAuthenticationMethod.ReadWrite.All", Method.PATCH, path,
+                              body={"userPreferredMethodForSecondaryAuthentication": method})
+        return None
 
     async def get_risky_user(self, *, user_id: str) -> RiskyUser | None:
         """Identity Protection's view of the user; None when it has no record (never risky)."""
         try:
             r = await self._get_json("GET /identityProtection/riskyUsers/{id}", "IdentityRiskyUser.Read.All",
-                                     self.graph.identity_protection.risky_users.by_risky_user_id(user_id))
+                                     self.graph.identity_protection.risky_users.by_risky_user_id(user_id), licence=P2)
         except NotFoundError:
             return None
         return _risky(r) if r else None
@@ -184,7 +256,7 @@ class DirectoryOps(TenantBase):
         query = RiskyUsersRequestBuilder.RiskyUsersRequestBuilderGetQueryParameters(
             filter=" and ".join(clauses), top=top)
         items = await self._list_json("GET /identityProtection/riskyUsers", "IdentityRiskyUser.Read.All",
-                                      self.graph.identity_protection.risky_users, query)
+                                      self.graph.identity_protection.risky_users, query, licence=P2)
         return [_risky(r) for r in items]
 
     async def confirm_compromised(self, *, user_id: str) -> str | None:
@@ -236,8 +308,12 @@ class DirectoryOps(TenantBase):
         return request_id(cfg)
 
     async def list_oauth_grants(self, *, user_id: str) -> list[OAuthGrant]:
-        grants = await self._list_json("GET /users/{id}/oauth2PermissionGrants", "DelegatedPermissionGrant.Read.All",
-                                       self.graph.users.by_user_id(user_id).oauth2_permission_grants)
+        # /users/{id}/oauth2PermissionGrants is not supported with application permissions (Microsoft's
+        # "List a user's oauth2PermissionGrants"); the tenant-wide collection filtered by principal is.
+        query = Oauth2PermissionGrantsRequestBuilder.Oauth2PermissionGrantsRequestBuilderGetQueryParameters(
+            filter=f"principalId eq {odata_literal(user_id)}")
+        grants = await self._list_json("GET /oauth2PermissionGrants?$filter=principalId",
+                                       "DelegatedPermissionGrant.Read.All", self.graph.oauth2_permission_grants, query)
         client_ids = list(dict.fromkeys(str(g["clientId"]) for g in grants if g.get("clientId")))
         apps = dict(zip(client_ids, await asyncio.gather(*(self._service_principal(c) for c in client_ids)),
                         strict=True))
@@ -281,7 +357,8 @@ class DirectoryOps(TenantBase):
 
     async def set_account_enabled(self, *, user_id: str, enabled: bool) -> str | None:
         cfg = config()
-        await self._graph_call("PATCH /users/{id} accountEnabled", "User.EnableDisableAccount.All",
+        await self._graph_call("PATCH /users/{id} accountEnabled",
+                               f"User.EnableDisableAccount.All and {ADMIN_TARGET_ROLE}",
                                self.graph.users.by_user_id(user_id).patch(User(account_enabled=enabled), cfg))
         return request_id(cfg)
 
@@ -291,9 +368,47 @@ class DirectoryOps(TenantBase):
         profile = PasswordProfile(password=password, force_change_password_next_sign_in=force_change)
         body = User(password_profile=profile)
         await self._graph_call("PATCH /users/{id} passwordProfile",
-                               "User.ReadWrite.All and the User Administrator role",
+                               "User-PasswordProfile.ReadWrite.All and the User Administrator role (or "
+                               f"{ADMIN_TARGET_ROLE})",
                                self.graph.users.by_user_id(user_id).patch(body, cfg))
         return request_id(cfg)
+
+
+def _sign_in(s: dict[str, Any], *, interactive: bool) -> SignIn:
+    loc = s.get("location") or {}
+    status = s.get("status") or {}
+    return SignIn(id=str(s.get("id") or ""), created=parse_time(s.get("createdDateTime")),
+                  ip_address=s.get("ipAddress"), country=loc.get("countryOrRegion"), city=loc.get("city"),
+                  app=s.get("appDisplayName"), client_app_used=s.get("clientAppUsed"),
+                  error_code=status.get("errorCode"), risk_level=s.get("riskLevelDuringSignIn"),
+                  user_agent=s.get("userAgent"), interactive=interactive)
+
+
+# How the log's resultReason names a method ("User registered Mobile Phone SMS"), most specific first.
+REGISTRATION_KINDS = (
+    ("alternate mobile", "phone", "alternateMobile"), ("office phone", "phone", "office"),
+    ("mobile phone", "phone", "mobile"), ("phone", "phone", "mobile"),
+    ("authenticator app", "microsoftAuthenticator", None), ("email", "email", None),
+    ("fido", "fido2", None), ("security key", "fido2", None), ("passkey", "fido2", None),
+    ("software oath", "softwareOath", None), ("hardware oath", "softwareOath", None),
+    ("windows hello", "windowsHelloForBusiness", None), ("temporary access pass", "temporaryAccessPass", None),
+)
+
+
+def registration_kind(text: str) -> tuple[str | None, str | None]:
+    low = text.casefold()
+    return next(((kind, phone) for words, kind, phone in REGISTRATION_KINDS if words in low), (None, None))
+
+
+def _registration(e: dict[str, Any]) -> MethodRegistration:
+    initiator = (e.get("initiatedBy") or {}).get("user") or {}
+    reason = str(e.get("resultReason") or "")
+    details = " ".join(str(d.get("value") or "") for d in e.get("additionalDetails") or [] if isinstance(d, dict))
+    kind, phone = registration_kind(f"{reason} {details}")
+    return MethodRegistration(at=parse_time(e.get("activityDateTime")), method_type=kind, phone_type=phone,
+                              ip_address=initiator.get("ipAddress") or None,
+                              by_admin=str(e.get("activityDisplayName") or "").startswith("Admin"),
+                              initiated_by=initiator.get("userPrincipalName"), detail=reason or None)
 
 
 def _risky(r: dict[str, Any]) -> RiskyUser:

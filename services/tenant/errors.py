@@ -11,6 +11,8 @@ import httpx
 from kiota_abstractions.api_error import APIError
 
 RETRYABLE_STATUSES = frozenset({429, 503, 504})
+# Graph's answer when the tenant's Entra ID licence does not cover the data (signInActivity, sign-in logs).
+LICENCE_CODES = frozenset({"Authentication_RequestFromNonPremiumTenantOrB2CTenant"})
 STATUS_NAMES = {429: "429 Too Many Requests", 503: "503 Service Unavailable", 504: "504 Gateway Timeout"}
 
 
@@ -18,13 +20,14 @@ class TenantError(Exception):
     """A call to the tenant failed; `sentence` is what a responder reads."""
 
     def __init__(self, sentence: str, *, status: int | None = None, code: str | None = None,
-                 request_id: str | None = None, permission: str | None = None) -> None:
+                 request_id: str | None = None, permission: str | None = None, licence: str | None = None) -> None:
         super().__init__(sentence)
         self.sentence = sentence
         self.status = status
         self.code = code
         self.request_id = request_id
         self.permission = permission
+        self.licence = licence
 
     def __str__(self) -> str:
         return self.sentence
@@ -32,6 +35,10 @@ class TenantError(Exception):
 
 class PermissionDenied(TenantError):
     """403: the app registration lacks a permission or an Exchange/Entra role."""
+
+
+class LicenceRequired(PermissionDenied):
+    """403 because the tenant's licence does not cover the data; `licence` names the one needed."""
 
 
 class NotFoundError(TenantError):
@@ -44,9 +51,14 @@ def _sentence_end(text: str) -> str:
 
 
 def build_error(*, service: str, operation: str, status: int | None, code: str | None, message: str | None,
-                request_id: str | None, permission: str | None = None, retries: int | None = None) -> TenantError:
+                request_id: str | None, permission: str | None = None, retries: int | None = None,
+                licence: str | None = None) -> TenantError:
     """The one place that words tenant errors, so Graph and Exchange read alike."""
     rid = f" (request id {request_id})" if request_id else ""
+    if status == 403 and code in LICENCE_CODES:
+        need = licence or "an Entra ID P1 or P2"
+        return LicenceRequired(f"{service} refused {operation}: the tenant has no {need} licence{rid}.", status=status,
+                               code=code, request_id=request_id, licence=need)
     if status in RETRYABLE_STATUSES and retries:
         sentence = f"{service} kept answering {STATUS_NAMES[status]} to {operation} after {retries} retries{rid}."
     elif status == 403:
@@ -61,11 +73,11 @@ def build_error(*, service: str, operation: str, status: int | None, code: str |
         cls = PermissionDenied
     elif status == 404:
         cls = NotFoundError
-    return cls(sentence, status=status, code=code, request_id=request_id, permission=permission)
+    return cls(sentence, status=status, code=code, request_id=request_id, permission=permission, licence=licence)
 
 
 def from_graph_exception(exc: BaseException, *, operation: str, permission: str | None = None,
-                         retries: int = 3) -> TenantError:
+                         retries: int = 3, licence: str | None = None) -> TenantError:
     """Turn whatever the Graph SDK raised into a TenantError (ODataError, APIError, httpx errors)."""
     if isinstance(exc, TenantError):
         return exc
@@ -85,7 +97,8 @@ def from_graph_exception(exc: BaseException, *, operation: str, permission: str 
         if message is None and status is None:
             message = exc.message
         return build_error(service="Microsoft Graph", operation=operation, status=status, code=code,
-                           message=message, request_id=request_id, permission=permission, retries=retries)
+                           message=message, request_id=request_id, permission=permission, retries=retries,
+                           licence=licence)
     return from_transport_exception(exc, service="Microsoft Graph", operation=operation)
 
 

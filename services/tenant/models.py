@@ -23,6 +23,10 @@ class UserState:
     last_non_interactive_sign_in: datetime | None = None
     created: datetime | None = None
     sessions_valid_from: datetime | None = None  # signInSessionsValidFromDateTime: revocations
+    on_premises_sync: bool = False  # onPremisesSyncEnabled: mastered in on-premises AD, synced to the cloud
+    user_type: str | None = None  # Member or Guest
+    # What the read could not include, one sentence each (e.g. signInActivity without a P1 licence).
+    gaps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,7 @@ class SignIn:
     error_code: int | None
     risk_level: str | None = None
     user_agent: str | None = None
+    interactive: bool = True  # False: a token refresh or replay, from the non-interactive log (beta)
 
     @property
     def succeeded(self) -> bool:
@@ -60,6 +65,28 @@ class AuthMethod:
     display_name: str | None = None
     created: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MethodRegistration:
+    """A "User/Admin registered security info" event of the directory audit log: the only record of when
+    and from where a method was registered (no method type has an IP, phone and email methods no date)."""
+
+    at: datetime | None
+    method_type: str | None  # microsoftAuthenticator, phone, email, fido2, softwareOath, ... (None: unknown)
+    phone_type: str | None  # mobile, alternateMobile, office for phone methods
+    ip_address: str | None  # the initiator's
+    by_admin: bool = False  # "Admin registered security info"
+    initiated_by: str | None = None  # the initiator's UPN
+    detail: str | None = None  # resultReason, as the log words it
+
+
+@dataclass(frozen=True, slots=True)
+class SignInPreferences:
+    """The account's default second factor (beta signInPreferences); None when Graph did not say."""
+
+    default_method: str | None  # userPreferredMethodForSecondaryAuthentication: push, oath, sms, voiceMobile, ...
+    system_preferred: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +247,4 @@ class Domain:
     name: str
     is_default: bool
     is_initial: bool
+    federated: bool = False  # authentication type Federated: sign-in happens at the federation service

@@ -125,6 +125,10 @@ TENANT_OPERATIONS: dict[str, Op] = {
     "verified_domains": lambda t: t.verified_domains(),
     "is_member_of_group": lambda t: t.is_member_of_group(user_id=DAVE, group_id=RESPONDERS),
     "list_sign_ins": lambda t: t.list_sign_ins(user_principal_name=ALICE_UPN),
+    "list_non_interactive_sign_ins": lambda t: t.list_non_interactive_sign_ins(user_principal_name=ALICE_UPN),
+    "list_method_registrations": lambda t: t.list_method_registrations(
+        user_id=ALICE, since=datetime.now(UTC) - timedelta(days=30)),
+    "get_sign_in_preferences": lambda t: t.get_sign_in_preferences(user_id=ALICE),
     "get_risky_user": lambda t: t.get_risky_user(user_id=ALICE),
     "list_risky_users": lambda t: t.list_risky_users(),
     "list_auth_methods": lambda t: t.list_auth_methods(user_id=ALICE),
@@ -150,6 +154,7 @@ TENANT_OPERATIONS: dict[str, Op] = {
     "dismiss_risk": lambda t: t.dismiss_risk(user_id=ALICE),
     "delete_auth_method": lambda t: t.delete_auth_method(user_id=ALICE, method_type="microsoftAuthenticator",
                                                          method_id="6b7c8d9e-0f1a-4b2c-9d3e-4f5a6b7c8d90"),
+    "set_default_method": lambda t: t.set_default_method(user_id=ALICE, method="push"),
     "remove_admin_role": lambda t: t.remove_admin_role(role_id=GLOBAL_ADMIN_ROLE, user_id=CAROL),
     "delete_oauth_grant": lambda t: t.delete_oauth_grant(grant_id=ATTACKER_GRANT),
     "revoke_sessions": lambda t: t.revoke_sessions(user_id=ALICE),

@@ -109,14 +109,24 @@ async def test_admin_role_membership_and_removal(tenant: Tenant) -> None:
     assert again.status_code == 404
 
 
+def _grants_of(user_id: str) -> dict[str, str]:
+    return {"$filter": f"principalId eq '{user_id}'"}
+
+
 async def test_oauth_grants_list_and_delete(tenant: Tenant) -> None:
-    grants = (await tenant.graph("GET", f"/users/{ALICE}/oauth2PermissionGrants")).json()["value"]
+    # Apps read a user's consents from the tenant-wide collection (the user route refuses app tokens).
+    grants = (await tenant.graph("GET", "/oauth2PermissionGrants", params=_grants_of(ALICE))).json()["value"]
     assert [g["scope"] for g in grants] == ["Mail.ReadWrite offline_access"]
     sp = (await tenant.graph("GET", f"/servicePrincipals/{grants[0]['clientId']}")).json()
     assert sp["displayName"] == "Mail Organizer Pro"
     assert (await tenant.graph("DELETE", f"/oauth2PermissionGrants/{grants[0]['id']}")).status_code == 204
-    assert (await tenant.graph("GET", f"/users/{ALICE}/oauth2PermissionGrants")).json()["value"] == []
-    assert (await tenant.graph("GET", f"/users/{BOB}/oauth2PermissionGrants")).json()["value"] == []
+    assert (await tenant.graph("GET", "/oauth2PermissionGrants", params=_grants_of(ALICE))).json()["value"] == []
+    assert (await tenant.graph("GET", "/oauth2PermissionGrants", params=_grants_of(BOB))).json()["value"] == []
+
+
+async def test_the_user_route_to_oauth_grants_refuses_app_tokens_as_graph_does(tenant: Tenant) -> None:
+    resp = await tenant.graph("GET", f"/users/{ALICE}/oauth2PermissionGrants")
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "Authorization_RequestDenied"
 
 
 async def test_responders_group_nested_membership(tenant: Tenant) -> None:
