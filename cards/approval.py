@@ -13,6 +13,7 @@ from microsoft_teams.cards.core import CardElement, Container, ExecuteAction, Te
 from cards import catalog, verbs
 from cards.common import box, buttons, card, col, execute, facts, row, target_line, tb, title_block
 from cards.context import CardContext
+from cards.incident import cautions_box
 from cards.text import clock, plain, when
 from services.vocabulary import ActionId, Actor, Impact, UserRef
 
@@ -42,14 +43,17 @@ def confirm_card(
     target: UserRef,
     actions: Sequence[ActionId],
     target_is_admin: bool = False,
+    cautions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Lists the chosen actions with their impact, asks for a reason, then Run or Back."""
+    """Lists the chosen actions with their impact, asks for a reason, then Run or Back. `cautions` (by action
+    id) say what the account's kind changes about an action (a synced account), before anyone clicks Run."""
     body: list[CardElement] = [title_block("Confirm containment"), target_line(target)]
     back = execute("Back", verbs.REFRESH, {"incident": incident_id}, inputs=False)
     if not actions:
         body.append(tb("No actions are selected. Go back and pick at least one.", color="Warning"))
         return card(ctx, body, [back], fallback="Contain: confirm containment")
     body += action_list(actions, target_is_admin=target_is_admin)
+    body += cautions_box(cautions or {}, actions)
     high = [a for a in actions if catalog.impact(a, target_is_admin=target_is_admin) is Impact.HIGH]
     if high:
         body.append(

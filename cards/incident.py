@@ -93,6 +93,7 @@ def _build(
 ) -> dict[str, Any]:
     body: list[CardElement] = [title_block("Possible account compromise"), *_header(ctx, inv)]
     body += _findings(findings, shown, evidence)
+    body += _notes(inv.notes)
     body += _gaps(inv.gaps)
     body += _alerts(ctx, alerts)
     if closed:
@@ -142,6 +143,21 @@ def _findings(findings: list[Finding], shown: int, evidence: int) -> list[CardEl
     return out
 
 
+def _notes(notes: Sequence[str]) -> list[CardElement]:
+    """What the reads covered (which sign-ins, no mailbox): subtle lines under the findings."""
+    return [tb(plain(n), subtle=True, spacing="None" if i else "Small") for i, n in enumerate(notes[:MAX_GAPS])]
+
+
+def cautions_box(cautions: dict[str, str], actions: Sequence[ActionId]) -> list[CardElement]:
+    """Before Run: what the account's kind changes about the listed actions (a synced account's block)."""
+    lines = list(dict.fromkeys(cautions[a.value] for a in actions if a.value in cautions))
+    if not lines:
+        return []
+    items: list[CardElement] = [tb("Before you run", bold=True, color="Warning")]
+    items += [tb(plain(line, 400), spacing="None") for line in lines]
+    return [box(items, style="warning", separator=True)]
+
+
 def _gaps(gaps: Sequence[str]) -> list[CardElement]:
     if not gaps:
         return []
@@ -188,6 +204,7 @@ def _action_toggles(inv: Investigation, others: list[ActionId]) -> list[CardElem
         out += [_toggle(a, on=True, admin=inv.is_admin) for a in inv.recommended_actions]
     else:
         out.append(tb("No action recommended.", subtle=True))
+    out += cautions_box(inv.cautions, [*inv.recommended_actions, *others])
     if others:
         out.append(
             buttons([ToggleVisibilityAction(title=f"Other actions ({len(others)})", target_elements=[MORE_ACTIONS_ID])])

@@ -12,7 +12,7 @@ from cards import confirm_card
 from cards import verbs as v
 from dialogs.flows.deps import FlowDeps, actor_of, card_id, remember_person
 from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
-from dialogs.flows.render import current_card, target_of, with_notice
+from dialogs.flows.render import current_card, investigation_of, target_of, with_notice
 from dialogs.router import Outcome, Poster, Router, Turn, UpdateCard
 from services import approvals
 from services.approvals.common import OutcomeCode, clean_reason, same_account
@@ -59,7 +59,8 @@ async def on_confirm(deps: FlowDeps, turn: Turn) -> Outcome:
                                      candidate_ids=[incident.id, *actions], created_by_id=turn.user.aad_id,
                                      ttl=deps.ttl)
     card = confirm_card(deps.card_ctx(admitted.correlation_id), incident_id=incident.id, nonce=nonce,
-                        target=target_of(incident), actions=actions, target_is_admin=incident.target_is_admin)
+                        target=target_of(incident), actions=actions, target_is_admin=incident.target_is_admin,
+                        cautions=investigation_of(incident).cautions)
     return invoke_card(card)
 
 
@@ -81,7 +82,8 @@ async def on_run(deps: FlowDeps, turn: Turn) -> Outcome:
     reason = turn.inputs.get(v.REASON_INPUT)
     if clean_reason(reason if isinstance(reason, str) else None) is None:
         card = confirm_card(deps.card_ctx(cid), incident_id=incident.id, nonce=nonce or "", target=target_of(incident),
-                            actions=[ActionId(a) for a in stored[1:]], target_is_admin=incident.target_is_admin)
+                            actions=[ActionId(a) for a in stored[1:]], target_is_admin=incident.target_is_admin,
+                            cautions=investigation_of(incident).cautions)
         return invoke_card(with_notice(card, "Give a reason (up to 500 characters); it is kept in the audit log."))
     # Single use: a double click or a second responder pressing the same Run button does nothing more.
     assert nonce is not None

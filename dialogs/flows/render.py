@@ -84,7 +84,9 @@ def investigation_of(incident: Incident) -> Investigation:
                          risk_level=raw.get("riskLevel"), risk_state=raw.get("riskState"),
                          is_admin=bool(raw.get("isAdmin", incident.target_is_admin)),
                          gaps=tuple(map(str, raw.get("gaps") or ())),
-                         investigated_at=datetime.fromisoformat(at) if isinstance(at, str) else None)
+                         investigated_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
+                         notes=tuple(map(str, raw.get("notes") or ())),
+                         cautions={str(k): str(v) for k, v in dict(raw.get("cautions") or {}).items()})
 
 
 def _latest_batch(reqs: Sequence[ActionRequest]) -> list[ActionRequest]:
