@@ -308,3 +308,36 @@ def test_normalise_spells_sandbox_templates_like_the_doc() -> None:
     assert normalise("EXO Get-InboxRule") == "EXO Get-InboxRule"
     # a path the sandbox did not recognise keeps its literal ids, so it never matches a template
     assert undocumented(["GET /users/a11ce5a0/unknownThing"], _doc()) == ["GET /users/a11ce5a0/unknownThing"]
+
+
+# --- the sandbox apps hold exactly what this page lists -------------------------------------------------
+
+PERMISSION = re.compile(r"\b[A-Z][A-Za-z]*(?:-[A-Za-z]+)?(?:\.[A-Z][A-Za-z]*)+\b")
+
+
+def documented_permissions(markdown: str) -> set[str]:
+    """Every permission named in the `least application permission` columns, a read dropped where its
+    read-write twin is listed too (the twin covers it)."""
+    found: set[str] = set()
+    column: int | None = None
+    for line in markdown.splitlines():
+        if not line.lstrip().startswith("|"):
+            column = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if "least application permission" in cells:
+            column = cells.index("least application permission")
+            continue
+        if column is None or column >= len(cells) or set(cells[column]) <= set("-: "):
+            continue
+        found.update(PERMISSION.findall(cells[column]))
+    return {p for p in found if p.replace(".Read", ".ReadWrite", 1) == p or p.replace(".Read", ".ReadWrite", 1)
+            not in found}
+
+
+@pytest.mark.parametrize("fixture", ["contoso.json", "fabrikam.json"])
+def test_each_sandbox_app_holds_exactly_the_documented_permissions(fixture: str) -> None:
+    import json
+
+    app = json.loads((DOC.parents[1] / "sandbox" / "fixtures" / fixture).read_text())["apps"][0]
+    assert set(app["permissions"]) == documented_permissions(DOC.read_text())
