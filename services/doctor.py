@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -25,7 +26,7 @@ from services.store import conversations
 from services.store.db import MIGRATIONS_DIR, Store
 from services.tenant.auth import EXCHANGE_SCOPE, GRAPH_SCOPE
 from services.tenant.base import config
-from services.tenant.errors import NotFoundError, PermissionDenied, TenantError, from_graph_exception
+from services.tenant.errors import LicenceRequired, NotFoundError, PermissionDenied, TenantError, from_graph_exception
 from services.tenant.facade import Tenant
 from services.vocabulary import UserRef
 
@@ -124,6 +125,18 @@ async def _audit_query(tenant: Tenant, _user: UserRef) -> Any:
         return None
 
 
+async def _sign_in_activity(tenant: Tenant, user: UserRef) -> Any:
+    # get_user_state carries on without signInActivity when Graph refuses it; here the refusal is the answer.
+    state = await tenant.get_user_state(user_id=user.id)
+    if state.gaps:
+        raise TenantError(state.gaps[0])
+    return state
+
+
+async def _registrations(tenant: Tenant, user: UserRef) -> Any:
+    return await tenant.list_method_registrations(user_id=user.id, since=datetime.now(UTC) - timedelta(days=1))
+
+
 def areas(responders_group_id: str | None) -> tuple[Area, ...]:
     """The areas in report order. The group-membership read uses the responders group when known."""
     group = responders_group_id or NO_SUCH_ID
@@ -131,9 +144,15 @@ def areas(responders_group_id: str | None) -> tuple[Area, ...]:
         Area("Tenant domains", "Organization.Read.All", lambda t, u: t.verified_domains(), needs_user=False),
         Area("Sign-in logs", "AuditLog.Read.All",
              lambda t, u: t.list_sign_ins(user_principal_name=u.user_principal_name, top=1)),
+        Area("Non-interactive sign-ins (beta)", "AuditLog.Read.All",
+             lambda t, u: t.list_non_interactive_sign_ins(user_principal_name=u.user_principal_name, top=1)),
+        Area("Last sign-in times (Entra ID P1)", "AuditLog.Read.All", _sign_in_activity),
+        Area("Method registrations (directory audit log)", "AuditLog.Read.All", _registrations),
         Area("Identity Protection", "IdentityRiskyUser.ReadWrite.All", lambda t, u: t.get_risky_user(user_id=u.id)),
         Area("Authentication methods", "UserAuthenticationMethod.ReadWrite.All",
              lambda t, u: t.list_auth_methods(user_id=u.id)),
+        Area("Default sign-in method (beta)", "UserAuthenticationMethod.ReadWrite.All",
+             lambda t, u: t.get_sign_in_preferences(user_id=u.id)),
         Area("Mail rules", "MailboxSettings.ReadWrite", lambda t, u: t.list_inbox_rules(user_id=u.id)),
         Area("Directory roles", "RoleManagement.Read.Directory", lambda t, u: t.list_admin_roles(user_id=u.id)),
         Area("OAuth grants", "DelegatedPermissionGrant.ReadWrite.All",
@@ -195,6 +214,8 @@ async def _area(area: Area, tenant: Tenant, token: Awaitable[Check], probe: Awai
         return Check(area.what, False, "fix the Users check first: this read needs an account to look at.")
     try:
         await area.read(tenant, user)
+    except LicenceRequired as exc:
+        return Check(area.what, False, f"the tenant needs an {exc.licence} licence for this read.", exc.sentence)
     except PermissionDenied as exc:
         return _denied(area, exc)
     except NotFoundError as exc:

@@ -18,7 +18,7 @@ from services.runtime import Runtime
 from services.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKS_PER_RUN = 19  # tenant, 2 tokens, users, 12 areas, responders group, channel, database
+CHECKS_PER_RUN = 23  # tenant, 2 tokens, users, 16 areas, responders group, channel, database
 
 
 async def _doctor(runtime: Runtime, capsys: pytest.CaptureFixture[str], *, as_json: bool = False
@@ -96,8 +96,18 @@ async def test_without_user_read_the_account_reads_wait_for_it(runtime: Runtime,
     assert all(line.endswith("— fix the Users check first: this read needs an account to look at.")
                for line in failed[1:])
     assert {line.split(" (")[0] for line in failed[1:]} == {
-        "✗ Sign-in logs", "✗ Identity Protection", "✗ Authentication methods", "✗ Mail rules",
+        "✗ Sign-in logs", "✗ Non-interactive sign-ins", "✗ Last sign-in times", "✗ Method registrations",
+        "✗ Identity Protection", "✗ Authentication methods", "✗ Default sign-in method", "✗ Mail rules",
         "✗ Directory roles", "✗ OAuth grants", "✗ Group membership"}
+
+
+async def test_a_missing_licence_is_named_as_a_licence_not_a_permission(runtime: Runtime,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    runtime.sandbox.state.tenant["entraLicence"] = "P1"
+    code, lines = await _doctor(runtime, capsys)
+    assert code == 1
+    assert _failed(lines) == ["✗ Identity Protection (IdentityRiskyUser.ReadWrite.All) — the tenant needs an Entra ID "
+                              "P2 licence for this read."]
     assert "✓ Secure Score (SecurityEvents.Read.All)" in lines
 
 

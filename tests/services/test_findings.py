@@ -14,6 +14,7 @@ from services.tenant.models import (
     InboxRule,
     Mailbox,
     MailboxPermission,
+    MethodRegistration,
     OAuthGrant,
     OrganizationConfig,
     RecipientPermission,
@@ -145,9 +146,13 @@ def test_method_registered_after_first_suspicious_sign_in_is_high() -> None:
 
 
 def test_method_from_attacker_ip_counts_even_when_old() -> None:
+    # No method type has an IP (and phone methods no date): both come from the directory audit log's
+    # "User registered security info" event (changed deliberately from a raw ipAddress on the method).
     reads = compromised_reads()
-    old = AuthMethod(id="m3", type="phone", created=NOW - timedelta(days=90), raw={"ipAddress": "203.0.113.66"})
-    reads = replace(reads, methods=(AuthMethod(id="p", type="password"), old))
+    old = AuthMethod(id="m3", type="phone", raw={"phoneType": "mobile"})
+    event = MethodRegistration(at=NOW - timedelta(days=90), method_type="phone", phone_type="mobile",
+                               ip_address="203.0.113.66", detail="User registered Mobile Phone SMS")
+    reads = replace(reads, methods=(AuthMethod(id="p", type="password"), old), registrations=(event,))
     f = next(f for f in assess(reads).findings if f.kind is FindingKind.MFA_METHOD_ADDED)
     assert "attacker" in f.evidence[0]
 
