@@ -20,7 +20,8 @@ LENA = UserRef(id="1e7a3c5b", user_principal_name="lena@fabrikam.com", display_n
 SIGN_INS = "Sign-ins read: interactive and non-interactive."
 INV = Investigation(user=LENA, findings=(), recommended_actions=(ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS),
                     investigated_at=NOW, notes=(SIGN_INS, NO_MAILBOX),
-                    cautions={ActionId.BLOCK_SIGNIN.value: SYNCED_BLOCK, ActionId.RESET_PASSWORD.value: SYNCED_PASSWORD})
+                    cautions={ActionId.BLOCK_SIGNIN.value: SYNCED_BLOCK,
+                              ActionId.RESET_PASSWORD.value: SYNCED_PASSWORD})
 
 
 def _text(card: dict[str, object]) -> str:
