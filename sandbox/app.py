@@ -20,7 +20,7 @@ from sandbox.auth import GRAPH_AUDIENCE
 from sandbox.errors import ExoError, GraphError, bad_request, exo_error_body, forbidden, graph_error_body
 from sandbox.exchange import cmdlet_name, invoke_command
 from sandbox.faults import Decision
-from sandbox.records import RequestRecord
+from sandbox.records import RequestRecord, redacted
 from sandbox.routing import REQUEST_ID, SERVER, Call, Route
 
 if TYPE_CHECKING:
@@ -189,7 +189,24 @@ async def _middleware(request: web.Request, handler: Callable[[web.Request], Awa
     response.headers["request-id"] = request_id
     response.headers["client-request-id"] = client_request_id
     if kind != "admin":
+        body, answer = await _bodies(request, response) if server.keep_bodies and kind in ("graph", "exo") \
+            else (None, None)
         server.log_request(RequestRecord(method=request.method, route=route, status=response.status,
                                          time=datetime.now(UTC).isoformat(), request_id=request_id,
-                                         path=request.path))
+                                         path=request.path, query=request.query_string, body=body, answer=answer))
     return response
+
+
+def _json_or_none(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+async def _bodies(request: web.Request, response: web.StreamResponse) -> tuple[Any, Any]:
+    """The JSON request body (passwords redacted) and the JSON answer, for the request log."""
+    raw = getattr(response, "body", None)
+    return redacted(_json_or_none(await request.read())), _json_or_none(raw if isinstance(raw, bytes) else None)

@@ -17,9 +17,24 @@ class RequestRecord:
     time: str
     request_id: str
     path: str = ""
+    query: str = ""  # the raw query string, e.g. "$select=id,displayName&$top=5"
+    # Only with SandboxServer(keep_bodies=True) (the conformance tests): the JSON request body, passwords
+    # redacted, and the JSON answer. Off by default, so a long drill does not hold every answer in memory.
+    body: Any = None
+    answer: Any = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def redacted(value: Any) -> Any:
+    """`value` with every "password" member (any case, any depth) replaced by "[REDACTED]"."""
+    if isinstance(value, dict):
+        return {k: "[REDACTED]" if k.lower() == "password" and v is not None else redacted(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,11 @@ def is_loopback(host: str) -> bool:
 
 class SandboxServer:
     def __init__(self, *, home: Path, fixture: Path | None = None, persist: bool = True,
-                 faults: dict[str, Any] | None = None, latency_ms: float = 0.0) -> None:
+                 faults: dict[str, Any] | None = None, latency_ms: float = 0.0, keep_bodies: bool = False) -> None:
         self.home = Path(home)
         self.folder = self.home / "sandbox"
         self.persist = persist
+        self.keep_bodies = keep_bodies  # request log entries carry request and answer bodies (tests)
         self.keys = ensure_key_material(self.home)
         self.state = TenantState(fixture=fixture, state_file=self.folder / "state.json" if persist else None)
         self.faults = FaultInjector(faults, latency_ms=latency_ms)
