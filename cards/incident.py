@@ -23,12 +23,14 @@ from cards.common import (
     title_block,
 )
 from cards.context import CardContext
+from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import AlertView
 from services.vocabulary import ActionId, Finding, Impact, Investigation, Severity, UserRef
 
 MAX_EVIDENCE = 3
 MAX_ALERTS = 10
+ALERT_TEXT, SHORT_ALERT_TEXT = 200, 60  # characters of an alert's title on the card, normally and when squeezed
 MAX_GAPS = 8
 MORE_ACTIONS_ID = "more-actions"
 
@@ -59,25 +61,27 @@ def incident_card(
     findings = sorted(investigation.findings, key=lambda f: -f.severity.rank)
     others = _other_actions(investigation, available)
 
-    def build(shown: int, evidence: int) -> dict[str, Any]:
-        return _build(ctx, incident_id, investigation, findings, shown, evidence, alerts, others, closed)
+    def build(shown: int, evidence: int, alert_text: int = ALERT_TEXT) -> dict[str, Any]:
+        return _build(ctx, incident_id, investigation, findings, shown, evidence, alerts, others, closed,
+                      alert_text)
 
     n = len(findings)
     for evidence in (MAX_EVIDENCE, 1):
         out = build(n, evidence)
         if size_of(out) <= SIZE_BUDGET:
             return out
-    # Largest number of findings that still fits, by bisection (each build is a full render).
+    # Largest number of findings that still fits, by bisection (each build is a full render); alert titles
+    # give up length first, so the findings keep the room.
     lo, hi = 0, n - 1
-    best = build(0, 0)
+    best = build(0, 0, SHORT_ALERT_TEXT)
     while lo <= hi:
         mid = (lo + hi) // 2
-        candidate = build(mid, 1)
+        candidate = build(mid, 1, SHORT_ALERT_TEXT)
         if size_of(candidate) <= SIZE_BUDGET:
             best, lo = candidate, mid + 1
         else:
             hi = mid - 1
-    return best
+    return within_budget(best)
 
 
 def _build(
@@ -90,12 +94,13 @@ def _build(
     alerts: Sequence[AlertView],
     others: list[ActionId],
     closed: bool,
+    alert_text: int = ALERT_TEXT,
 ) -> dict[str, Any]:
     body: list[CardElement] = [title_block("Possible account compromise"), *_header(ctx, inv)]
     body += _findings(findings, shown, evidence)
     body += _notes(inv.notes)
     body += _gaps(inv.gaps)
-    body += _alerts(ctx, alerts)
+    body += _alerts(ctx, alerts, alert_text)
     if closed:
         body.append(tb("This incident is closed; it takes no further actions.", bold=True, separator=True))
         return card(ctx, body, fallback="Contain incident (closed)")
@@ -168,14 +173,14 @@ def _gaps(gaps: Sequence[str]) -> list[CardElement]:
     return [box(lines, style="warning", separator=True)]
 
 
-def _alerts(ctx: CardContext, alerts: Sequence[AlertView]) -> list[CardElement]:
+def _alerts(ctx: CardContext, alerts: Sequence[AlertView], text: int = ALERT_TEXT) -> list[CardElement]:
     if not alerts:
         return []
     recent = sorted(alerts, key=lambda a: a.at.timestamp() if a.at else 0.0, reverse=True)
     out: list[CardElement] = [tb(f"Alerts ({len(alerts)})", size="Medium", bold=True, separator=True)]
     out.append(
         facts(
-            (when(a.at, ctx.now), f"{plain(a.source, 40)} · {plain(a.severity, 20)} · {plain(a.title)}")
+            (when(a.at, ctx.now), f"{plain(a.source, 40)} · {plain(a.severity, 20)} · {plain(a.title, text)}")
             for a in recent[:MAX_ALERTS]
         )
     )

@@ -25,6 +25,7 @@ from cards.common import (
     title_block,
 )
 from cards.context import CardContext
+from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import ActionLine, LineState
 from services.vocabulary import ActionId, Actor, Impact, UserRef
@@ -129,8 +130,8 @@ def running_card(
         refresh = execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False)
         out = card(ctx, body, [refresh], fallback="Contain: containment running", refresh_incident=incident_id)
         if size_of(out) <= SIZE_BUDGET:
-            break
-    return out
+            return out
+    return within_budget(out)
 
 
 def done_card(
@@ -146,8 +147,8 @@ def done_card(
     for detail_limit in DETAIL_LIMITS:
         out = _done(ctx, incident_id, batch_id, target, lines, finished_at, detail_limit)
         if size_of(out) <= SIZE_BUDGET:
-            break
-    return out
+            return out
+    return within_budget(out)
 
 
 def _done(

@@ -21,6 +21,7 @@ from microsoft_teams.cards.core import (
 from cards import catalog
 from cards.common import SIZE_BUDGET, card, col, facts, row, size_of, target_line, tb, title_block
 from cards.context import CardContext
+from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import AuditEventsView, LineState, MailboxAuditView, SecureScoreView, SummaryData
 from services.vocabulary import UserRef
@@ -48,8 +49,8 @@ def summary_card(ctx: CardContext, *, target: UserRef, data: SummaryData) -> dic
             body += [tb(plain(g, text_limit + 40), spacing="None") for g in data.gaps[: max(limit, 3)]]
         out = card(ctx, body, fallback="Contain: containment summary")
         if size_of(out) <= SIZE_BUDGET:
-            break
-    return out
+            return out
+    return within_budget(out)
 
 
 def score_card(ctx: CardContext, *, score: SecureScoreView) -> dict[str, Any]:

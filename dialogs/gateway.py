@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
+import json
 import logging
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -27,6 +29,7 @@ from botbuilder.schema import (
 )
 
 from dialogs import commands
+from dialogs.outbox import Outbox, fit_card
 from dialogs.router import (
     CARD_ID_KEYS,
     InvokeCard,
@@ -122,6 +125,28 @@ def _card_activity(card: Mapping[str, Any]) -> Activity:
     return MessageFactory.attachment(CardFactory.adaptive_card(dict(card)))
 
 
+def _fitted_card_activity(context: TurnContext, card: Mapping[str, Any], *, text: str | None = None,
+                          activity_id: str | None = None) -> Activity:
+    """The card's activity, the card reduced when the activity as the Bot Connector receives it (the
+    conversation reference applied, JSON with non-ASCII escaped, counted in UTF-16) is over Teams' limit."""
+    def build(content: Mapping[str, Any]) -> Activity:
+        activity = _card_activity(content)
+        activity.text, activity.id = text, activity_id
+        return activity
+
+    def size(content: Mapping[str, Any]) -> int:
+        probe = build(content)
+        TurnContext.apply_conversation_reference(probe, TurnContext.get_conversation_reference(context.activity))
+        return 2 * len(json.dumps(probe.serialize()))
+
+    return build(fit_card(copy.deepcopy(dict(card)), size))
+
+
+def _lane(context: TurnContext) -> str:
+    conversation = context.activity.conversation
+    return conversation.id if conversation and conversation.id else ""
+
+
 class Gateway(Bot):
     """botbuilder's `Bot`: runs one turn through the router and delivers the outputs."""
 
@@ -133,6 +158,7 @@ class Gateway(Bot):
         self.adapter: Any = None  # set by bot.py: continue_conversation / create_conversation
         self._tasks: set[asyncio.Task[None]] = set()
         self._known_conversations: set[str] = set()
+        self.outbox = Outbox()  # every post and card update, one ordered, paced lane per conversation
 
     async def process(
         self, adapter: Any, auth: Any, activity: Activity
@@ -185,20 +211,18 @@ class Gateway(Bot):
     async def _deliver(self, context: TurnContext, turn: Turn, output: Output) -> str | None:
         if isinstance(output, Reply):
             if output.card is not None:
-                activity = _card_activity(output.card)
-                activity.text = output.text
+                activity = _fitted_card_activity(context, output.card, text=output.text)
             else:
                 activity = MessageFactory.text(output.text or "")
-            response = await context.send_activity(activity)
+            response = await self.outbox.post(_lane(context), lambda: context.send_activity(activity))
             return response.id if response else None
         if isinstance(output, UpdateCard | InvokeCard):
             activity_id = (output.activity_id if isinstance(output, UpdateCard) else None) or turn.reply_to_id
             if not activity_id:
                 log.warning("card update without a card to update; posting it instead")
                 return await self._deliver(context, turn, Reply(card=output.card))
-            update = _card_activity(output.card)
-            update.id = activity_id
-            await context.update_activity(update)
+            update = _fitted_card_activity(context, output.card, activity_id=activity_id)
+            await self.outbox.post(_lane(context), lambda: context.update_activity(update), replaces=activity_id)
             return activity_id
         if isinstance(output, PrivateMessage):
             return await self._private(context.activity, output)
@@ -223,10 +247,9 @@ class Gateway(Bot):
             response = await context.send_activity(MessageFactory.text(message.text))
             sent.append(response.id if response else None)
 
-        await self.adapter.create_conversation(
-            self.bot_app_id, send, params, activity.channel_id, activity.service_url
-        )
-        return sent[0] if sent else None
+        await self.outbox.post(f"1:1 {message.user.channel_id}", lambda: self.adapter.create_conversation(
+            self.bot_app_id, send, params, activity.channel_id, activity.service_url))
+        return sent[-1] if sent else None
 
     def _defer(self, outcome: Outcome, reference: ConversationReference, turn: Turn) -> None:
         assert outcome.after is not None
@@ -303,8 +326,8 @@ def channel_thread_starter(gateway: Gateway) -> Callable[[Mapping[str, Any], dic
             created["id"] = context.activity.conversation.id if context.activity.conversation else None
             created["activity_id"] = context.activity.id
 
-        await gateway.adapter.create_conversation(gateway.bot_app_id, callback, params,
-                                                  ref.channel_id or "msteams", ref.service_url)
+        await gateway.outbox.post(channel_id, lambda: gateway.adapter.create_conversation(
+            gateway.bot_app_id, callback, params, ref.channel_id or "msteams", ref.service_url))
         thread_id = created.get("id") or f"{channel_id};messageid={created.get('activity_id')}"
         thread = dict(reference)
         thread["conversation"] = {**dict(reference.get("conversation") or {}), "id": thread_id,

@@ -9,6 +9,10 @@ It implements the four Connector calls the bot makes and records every one:
 
 `sent[conversation_id]` lists new messages (sends and replies), `updates[conversation_id]` the
 updates, `created` the conversation parameters, `authorizations` every Authorization header seen.
+
+Like Teams, it refuses a message over the size limit (413 MessageSizeTooBig) and a conversation posted
+to too fast (429 Throttled with Retry-After): `limits` (sandbox.teams_connector) decides, before any
+handler records the call, and keeps every refusal in `limits.refused`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections import defaultdict
 from typing import Any
 
 from aiohttp import web
+
+from sandbox.teams_connector import ConnectorLimits, conversation_key
 
 
 class RecordingConnector:
@@ -31,11 +37,12 @@ class RecordingConnector:
         self._runner: web.AppRunner | None = None
         self.url = ""
         self._changed = asyncio.Event()
+        self.limits = ConnectorLimits()
 
     # -- server -------------------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._teams_limits])
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
         app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", self._reply)
@@ -56,6 +63,14 @@ class RecordingConnector:
             await self._runner.cleanup()
 
     # -- handlers -----------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _teams_limits(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.method in ("POST", "PUT"):
+            refusal = self.limits.check(conversation_key(request.path), await request.text())
+            if refusal is not None:
+                return refusal
+        return await handler(request)  # type: ignore[no-any-return]
 
     def _record_auth(self, request: web.Request) -> None:
         self.authorizations.append(request.headers.get("Authorization"))
