@@ -18,7 +18,11 @@ on, read from its server:
   callers check the port first, and the loopback preload below pins it to 127.0.0.1;
 - it opens a browser unless TEAMSAPPTESTER_BROWSER=none, and writes every activity (the sandbox's
   temporary-password message too) to the file named by M365_AGENTS_PLAYGROUND_LOGFILE, kept here under
-  CONTAIN_HOME.
+  CONTAIN_HOME;
+- its connector accepts any size and any pace, where Teams refuses a message over its size limit (413)
+  and a conversation posted to too fast (429). So each Playground is started with `--service-url`
+  naming a loopback guard (sandbox.teams_connector.ConnectorGuard) that enforces both and forwards the
+  rest to the Playground's own connector: the bot meets Teams' limits in the demo too.
 """
 
 from __future__ import annotations
@@ -34,9 +38,12 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from sandbox.teams_connector import ConnectorGuard
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -152,8 +159,10 @@ def node_executable() -> str:
     return node
 
 
-def start(seat: Seat, *, bot_endpoint: str, workdir: Path) -> subprocess.Popen[bytes]:
-    """Start one Playground for `seat` against `bot_endpoint`, its config, log and preload in `workdir`."""
+def start(seat: Seat, *, bot_endpoint: str, workdir: Path, service_url: str | None = None
+          ) -> subprocess.Popen[bytes]:
+    """Start one Playground for `seat` against `bot_endpoint`, its config, log and preload in `workdir`;
+    `service_url` is the connector the bot is told to answer to (the seat's guard)."""
     node = node_executable()
     if not port_free(seat.port):
         raise PlaygroundError(f"Port {seat.port} is already in use, so the Playground for {seat.name} cannot start; "
@@ -167,7 +176,7 @@ def start(seat: Seat, *, bot_endpoint: str, workdir: Path) -> subprocess.Popen[b
                M365_AGENTS_PLAYGROUND_LOGFILE=str(workdir / f"playground-{seat.port}.log"))
     return subprocess.Popen(
         [node, "--require", str(preload), str(CLI), "-e", bot_endpoint, "-c", "msteams", "-p", str(seat.port),
-         "--disable-telemetry"],
+         "--disable-telemetry", *(["--service-url", service_url] if service_url else [])],
         cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own process group: stop() ends it and nothing else
     )
@@ -206,10 +215,21 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
+async def start_guarded(seat: Seat, *, bot_endpoint: str, workdir: Path,
+                        guards: list[ConnectorGuard]) -> subprocess.Popen[bytes]:
+    """The seat's connector guard (appended to `guards`, for the caller to stop), then its Playground."""
+    from sandbox.teams_connector import ConnectorGuard
+
+    guard = await ConnectorGuard(f"http://127.0.0.1:{seat.port}").start()
+    guards.append(guard)
+    return start(seat, bot_endpoint=bot_endpoint, workdir=workdir, service_url=f"{guard.url}/_connector")
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0) -> AsyncIterator[tuple[Any, str]]:
-    """The sandbox tenant, the real bot app on 127.0.0.1:`bot_port` (0: a free one) and one Playground per
-    seat, all serving; yields (runtime, bot URL). For the end-to-end test and bench/screenshots.py."""
+    """The sandbox tenant, the real bot app on 127.0.0.1:`bot_port` (0: a free one) and one guarded
+    Playground per seat, all serving; yields (runtime, bot URL); the guards are in
+    runtime.extras["connector_guards"], in seat order. For the end-to-end test and bench/screenshots.py."""
     from aiohttp import web
 
     import bot
@@ -219,16 +239,20 @@ async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0) 
         runner = web.AppRunner(bot.create_app(runtime), access_log=None)
         await runner.setup()
         procs: list[subprocess.Popen[bytes]] = []
+        guards: list[ConnectorGuard] = runtime.extras.setdefault("connector_guards", [])
         try:
             await web.TCPSite(runner, "127.0.0.1", bot_port).start()
             bot_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
             for seat in seats:
-                procs.append(start(seat, bot_endpoint=f"{bot_url}/api/messages", workdir=settings.home / "playground"))
+                procs.append(await start_guarded(seat, bot_endpoint=f"{bot_url}/api/messages",
+                                                 workdir=settings.home / "playground", guards=guards))
             await asyncio.gather(*(wait_serving(proc, seat) for proc, seat in zip(procs, seats, strict=True)))
             yield runtime, bot_url
         finally:
             for proc in procs:
                 stop(proc)
+            for guard in guards:
+                await guard.stop()
             await runner.cleanup()
 
 
@@ -313,6 +337,7 @@ async def main() -> int:
     settings.home.mkdir(parents=True, exist_ok=True)
     stop_serving, ready = asyncio.Event(), asyncio.Event()
     procs: list[subprocess.Popen[bytes]] = []
+    guards: list[ConnectorGuard] = []
     async with bot.build_runtime(settings) as runtime:
         server: asyncio.Task[Any] = asyncio.create_task(serve(runtime, stop=stop_serving, ready=ready))
         await asyncio.wait({server, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
@@ -321,7 +346,8 @@ async def main() -> int:
         bot_url = f"http://{settings.host}:{settings.port}"
         try:
             for seat in SEATS:
-                procs.append(start(seat, bot_endpoint=f"{bot_url}/api/messages", workdir=settings.home / "playground"))
+                procs.append(await start_guarded(seat, bot_endpoint=f"{bot_url}/api/messages",
+                                                 workdir=settings.home / "playground", guards=guards))
             await asyncio.gather(*(wait_serving(proc, seat) for proc, seat in zip(procs, SEATS, strict=True)))
             print(instructions(bot_url=bot_url), flush=True)
             print(alert_instructions(sandbox_url=runtime.sandbox.url if runtime.sandbox else settings.sandbox_url,
@@ -334,6 +360,8 @@ async def main() -> int:
             stop_serving.set()
             for proc in procs:
                 stop(proc)
+            for guard in guards:
+                await guard.stop()
             if not server.done():
                 await server
 

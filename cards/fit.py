@@ -37,7 +37,8 @@ def _kind(node: dict[str, Any]) -> str:
 
 
 def _shorten(card: dict[str, Any], limit: int) -> None:
-    for node in _nodes(card.get("body", [])):
+    body = [e for e in card.get("body", []) if e.get("id") != "contain-banner"]  # the banner reads in full
+    for node in _nodes(body):
         for key in _TEXT_KEYS.get(_kind(node), ()):
             text = node.get(key)
             if isinstance(text, str) and len(text) > limit:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
+from yarl import URL
 
 MESSAGE_LIMIT_UTF16_BYTES = 40 * 1024
 WINDOWS: tuple[tuple[float, int], ...] = ((1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
@@ -77,7 +78,7 @@ class ConnectorLimits:
         if self.held.get(key, 0.0) > now:
             return throttled(self.held[key] - now)
         calls = self.calls.setdefault(key, deque())
-        longest = max(w for w, _ in self.windows)
+        longest = max((w for w, _ in self.windows), default=0.0)
         while calls and calls[0] <= now - longest:
             calls.popleft()
         wait = 0.0
@@ -134,15 +135,14 @@ class ConnectorGuard:
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        tail = request.match_info["tail"]
-        if request.method in ("POST", "PUT") and "/v3/conversations" in f"/{tail}":
-            refusal = self.limits.check(conversation_key(f"/{tail}"), raw.decode("utf-8", "replace"))
+        if request.method in ("POST", "PUT") and "/v3/conversations" in request.path:
+            refusal = self.limits.check(conversation_key(request.path), raw.decode("utf-8", "replace"))
             if refusal is not None:
                 return refusal
         assert self._http is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        async with self._http.request(request.method, f"{self.upstream}/{tail}", params=request.query,
-                                      data=raw or None, headers=headers) as upstream:
+        target = URL(f"{self.upstream}{request.raw_path}", encoded=True)  # ids stay encoded as the bot sent them
+        async with self._http.request(request.method, target, data=raw or None, headers=headers) as upstream:
             body = await upstream.read()
             kept = {k: v for k, v in upstream.headers.items()
                     if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")}

@@ -20,7 +20,8 @@ from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactor
 
 PACKAGES = {"v1.0": "msgraph", "beta": "msgraph_beta"}  # msgraph-sdk and msgraph-beta-sdk
 _TEMPLATE = re.compile(r'"\{\+baseurl\}([^"]*?)(?:\{\?([^}"]*)\})?"')
-_METHOD = re.compile(r"async def (get|post|patch|put|delete)\(self,\s*(?:body: (\w+),)?[^)]*\) -> (?:Optional\[(\w+)\]|None)")
+_METHOD = re.compile(
+    r"async def (get|post|patch|put|delete)\(self,\s*(?:body: (\w+),)?[^)]*\) -> (?:Optional\[(\w+)\]|None)")
 _IMPORT = re.compile(r"^\s*from (\.*)([\w.]*) import (\w+)", re.M)
 _VALUE = re.compile(r"^\s+value: Optional\[list\[(\w+)\]\]", re.M)
 
@@ -132,6 +133,12 @@ def element_of(dotted: str) -> str:
     if item is None:
         return dotted
     return _names(source, cls.__module__).get(item.group(1), dotted)
+
+
+def field_names(dotted: str) -> set[str]:
+    """The JSON members the SDK model reads (its own and inherited): the properties of its type as the
+    SDK was generated, used where no CSDL is vendored (beta)."""
+    return set(model(dotted)().get_field_deserializers())
 
 
 def csdl_name(dotted: str) -> str:
