@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from yarl import URL
 
 MESSAGE_LIMIT_UTF16_BYTES = 40 * 1024
@@ -142,8 +142,11 @@ class ConnectorGuard:
         assert self._http is not None
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
         target = URL(f"{self.upstream}{request.raw_path}", encoded=True)  # ids stay encoded as the bot sent them
-        async with self._http.request(request.method, target, data=raw or None, headers=headers) as upstream:
-            body = await upstream.read()
-            kept = {k: v for k, v in upstream.headers.items()
-                    if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")}
-            return web.Response(status=upstream.status, body=body, headers=kept)
+        try:
+            async with self._http.request(request.method, target, data=raw or None, headers=headers) as upstream:
+                body = await upstream.read()
+                kept = {k: v for k, v in upstream.headers.items()
+                        if k.lower() not in ("content-length", "transfer-encoding", "content-encoding", "connection")}
+                return web.Response(status=upstream.status, body=body, headers=kept)
+        except (ClientError, TimeoutError):  # the Playground went away (Ctrl-C, the end of a test)
+            return web.json_response(error_body("ServiceError", "The Playground did not answer."), status=502)
