@@ -20,10 +20,16 @@ KNOWN: dict[str, str] = {
         "the sandbox ignores $select on servicePrincipals and answers properties v1.0 does not have (createdDateTime, "
         "publisherName) (sandbox/graph_directory.py, the graph helper's area, issue 11 item 8)"),
 }
+# The same for beta routes, checked when msgraph-beta-sdk is installed (it is not a dependency: 700 MB).
+KNOWN_BETA: dict[str, str] = {
+    "GET /users/{id}/authentication/signInPreferences answer 200: systemPreferredAuthenticationMethod": (
+        "the sandbox answers a property signInPreferences does not have, in the beta SDK or on its documented "
+        "resource page (sandbox/graph_identity.py, the graph helper's area, issue 11 item 6)"),
+}
 
 
-def _known(finding: str) -> bool:
-    return any(finding.startswith(prefix) for prefix in KNOWN)
+def _known(finding: str, known: dict[str, str] = KNOWN) -> bool:
+    return any(finding.startswith(prefix) for prefix in known)
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +57,19 @@ def test_known_gap(prefix: str, findings: list[str]) -> None:
     assert [f for f in findings if f.startswith(prefix)] == []
 
 
-def test_beta_routes_are_checked_against_the_beta_sdk(traffic: list[RequestRecord]) -> None:
+@pytest.fixture(scope="module")
+def beta_findings(traffic: list[RequestRecord]) -> list[str]:
     beta = checks.unchecked_beta(traffic)
-    if not beta:
-        return
-    if not sdk.installed("beta"):
+    if beta and not sdk.installed("beta"):
         pytest.skip(f"msgraph-beta-sdk is not installed, so these beta routes are unchecked: {', '.join(beta)}")
-    assert checks.graph_findings(traffic, version="beta") == []
+    return checks.graph_findings(traffic, version="beta")
+
+
+def test_every_beta_request_conforms(beta_findings: list[str]) -> None:
+    assert [f for f in beta_findings if not _known(f, KNOWN_BETA)] == []
+
+
+@pytest.mark.parametrize("prefix", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=why))
+                                    for p, why in KNOWN_BETA.items()])
+def test_known_beta_gap(prefix: str, beta_findings: list[str]) -> None:
+    assert [f for f in beta_findings if f.startswith(prefix)] == []
