@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import copy
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -139,7 +138,7 @@ def _fitted_card_activity(context: TurnContext, card: Mapping[str, Any], *, text
         TurnContext.apply_conversation_reference(probe, TurnContext.get_conversation_reference(context.activity))
         return 2 * len(json.dumps(probe.serialize()))
 
-    return build(fit_card(copy.deepcopy(dict(card)), size))
+    return build(fit_card(dict(card), size))  # fit_card works on a copy when it has to reduce
 
 
 def _lane(context: TurnContext) -> str:
