@@ -219,7 +219,7 @@ async def sign_in_preferences(call: Call) -> web.Response:
     user = call.state.user(call.params["id"])
     prefs = call.state.data["signInPreferences"].get(user["id"]) or {
         "isSystemPreferredAuthenticationMethodEnabled": False, "userPreferredMethodForSecondaryAuthentication": None}
-    return call.ok({**prefs, "systemPreferredAuthenticationMethod": None},
+    return call.ok(dict(prefs),
                    context=f"users('{user['id']}')/authentication/signInPreferences")
 
 
