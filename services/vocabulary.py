@@ -7,6 +7,7 @@ Everything is a frozen dataclass or a string enum so it serialises to JSON witho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -75,7 +76,8 @@ class Severity(StrEnum):
 class ActionStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    SKIPPED = "skipped"  # nothing to do: the state was already what the action wants
+    SKIPPED = "skipped"  # nothing to do: none of the flagged objects exist any more / state already wanted
+    PARTIAL = "partial"  # some flagged objects were addressed, others remain (the detail names them)
     REFUSED = "refused"  # a precondition was not met; nothing was written
 
 
@@ -110,10 +112,14 @@ class Finding:
     actions: tuple[ActionId, ...] = ()
     # Machine-readable facts (rule ids, method ids, addresses) for the actions and the JSON output.
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The exact objects this finding flagged (method ids, rule identities, grant ids, delegate identities,
+    # role ids, "auditBypass"): the actions it recommends address exactly these (see targets_by_action).
+    targets: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,
+            "targets": list(self.targets),
             "severity": self.severity.value,
             "title": self.title,
             "evidence": list(self.evidence),
@@ -206,3 +212,21 @@ class Actor:
 
     id: str
     name: str
+
+
+def targets_by_action(investigation: Mapping[str, Any] | None) -> dict[ActionId, tuple[str, ...]]:
+    """For each recommended action, the objects the investigation's findings flagged for it (union over
+    the findings that recommend it, in finding order). An action no finding names targets is absent."""
+    out: dict[ActionId, list[str]] = {}
+    for finding in (investigation or {}).get("findings") or ():
+        targets = [str(t) for t in finding.get("targets") or ()]
+        if not targets:
+            continue
+        for action in finding.get("actions") or ():
+            try:
+                key = ActionId(action)
+            except ValueError:
+                continue
+            bucket = out.setdefault(key, [])
+            bucket.extend(t for t in targets if t not in bucket)
+    return {k: tuple(v) for k, v in out.items()}

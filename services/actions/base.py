@@ -51,11 +51,18 @@ class ActionContext:
     succeeded: frozenset[ActionId] = frozenset()
     override_unblock: bool = False
     record: WriteRecorder | None = None
+    # The objects the incident's findings flagged, by action (services.vocabulary.targets_by_action): an
+    # action addresses exactly these, and may report `skipped` only when none of them exist any more.
+    flagged: Mapping[ActionId, tuple[str, ...]] = field(default_factory=dict)
     _memo: dict[str, asyncio.Future[Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def w(self) -> Any:
         return self.writer if self.writer is not None else self.tenant
+
+    def targets(self, action: ActionId) -> tuple[str, ...] | None:
+        """What the findings flagged for `action`; None when no finding named any (asked for directly)."""
+        return self.flagged.get(action)
 
     @property
     def mailbox(self) -> str:

@@ -35,7 +35,7 @@ from services.store import snapshots as snapshot_repo
 from services.store.db import Store, new_id, utcnow
 from services.store.records import ActionRequest, Incident
 from services.tenant.errors import TenantError
-from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, UserRef
+from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, UserRef, targets_by_action
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def context_for(*, tenant: Any, incident: Incident, user: UserRef, options: Mapp
                 record: Any = None, clock: Callable[[], datetime] = utcnow) -> ActionContext:
     return ActionContext(tenant=tenant, writer=writer_for(tenant), user=user, since=incident.opened_at,
                          cutoff=incident.cutoff, options=dict(options or {}), clock=clock, succeeded=succeeded,
-                         override_unblock=override_unblock, record=record)
+                         override_unblock=override_unblock, record=record,
+                         flagged=targets_by_action(incident.investigation))
 
 
 async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: UserRef, actions: Sequence[ActionId],
