@@ -1,19 +1,19 @@
 """Identity actions over Graph: Identity Protection risk, authentication methods, admin roles and
-app consents. What counts as suspicious comes from the same pure rules the investigation uses
-(services.findings.rules), so after an action runs the investigation no longer reports what it fixed."""
+app consents. Each action addresses exactly what the incident's findings flagged (ActionContext.targets);
+asked for without an investigation, it applies the finding's own rule (services.findings.rules) to the
+state it reads, never a second rule, so after it runs the investigation no longer reports what it fixed."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 from collections.abc import Awaitable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from services.actions import reads
 from services.actions.base import Action, ActionContext, Write, at_or_after, iso, parse_iso
-from services.findings.methods import method_facts
-from services.findings.rules import KNOWN_APP_IDS, grant_findings, signin_finding
+from services.findings.rules import KNOWN_APP_IDS, flagged_methods, grant_findings
 from services.tenant.errors import TenantError
 from services.tenant.models import OAuthGrant
 from services.vocabulary import ActionId
@@ -83,60 +83,51 @@ class DismissRisk(Action):
 
 
 class ResetMfa(Action):
-    """Removes authentication methods registered at or after the cutoff (the incident's first
-    suspicious sign-in by default) or from an IP the suspicious sign-ins came from; with the option
-    `all_but_password`, every method except the password."""
+    """Removes the authentication methods the mfa_method_added finding flagged (ctx.targets). Asked for
+    without an investigation, it removes what that same rule flags now (services.findings.rules
+    .flagged_methods); with the option `all_but_password`, every method except the password."""
 
     id = ActionId.RESET_MFA
     title = "Reset MFA"
-    description = "Remove authentication methods registered since the compromise began, so the owner re-registers."
-    nothing_to_do = "Skipped: no authentication method was registered after the compromise began."
-    done_sentence = "Authentication methods registered since the compromise began were removed."
+    description = "Remove the authentication methods the investigation flagged, so the owner re-registers."
+    nothing_to_do = "Skipped: the flagged authentication methods no longer exist."
+    done_sentence = "The flagged authentication methods were removed."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
-        cutoff, ips = ctx.cutoff, set(ctx.options.get("attacker_ips") or ())
+        flagged = ctx.targets(self.id)
+        everything = bool(ctx.options.get("all_but_password"))
         methods_read = ctx.once("methods", lambda: ctx.tenant.list_auth_methods(user_id=ctx.user.id))
-        # When and from where a method was registered is in the directory audit log, not on the method; the
-        # default second factor decides the order of deletions (Graph refuses the default while others remain).
-        since = (cutoff or ctx.since) - REGISTRATION_LOOKBACK
-        events_read = ctx.once("registrations", lambda: _optional(ctx.tenant.list_method_registrations(
-            user_id=ctx.user.id, since=since)))
+        # The default second factor decides the order of deletions (Graph refuses the default while others
+        # remain).
         prefs_read = ctx.once("sign_in_preferences", lambda: _optional(ctx.tenant.get_sign_in_preferences(
             user_id=ctx.user.id)))
-        if cutoff is not None and ips:
-            methods, events, prefs = await asyncio.gather(methods_read, events_read, prefs_read)
+        if flagged is not None or everything:
+            methods, prefs = await asyncio.gather(methods_read, prefs_read)
         else:
-            # The incident did not record a cutoff: find it the way the investigation does (same round trip).
+            # No finding named any method: apply the investigation's own rule to what the tenant says now.
+            since = ctx.clock() - REGISTRATION_LOOKBACK
+            events_read = ctx.once("registrations", lambda: _optional(ctx.tenant.list_method_registrations(
+                user_id=ctx.user.id, since=since)))
             sign_ins_read = ctx.once("sign_ins", lambda: ctx.tenant.list_sign_ins(
                 user_principal_name=ctx.user.user_principal_name))
-            methods, events, prefs, sign_ins = await asyncio.gather(methods_read, events_read, prefs_read,
+            methods, prefs, events, sign_ins = await asyncio.gather(methods_read, prefs_read, events_read,
                                                                     sign_ins_read)
-            found = signin_finding(tuple(sign_ins))
-            if found is not None:
-                ips |= set(found.details.get("attackerIps") or ())
-                cutoff = cutoff or parse_iso(found.details.get("firstSuspicious"))
-        out = []
-        for m in methods:
-            facts = method_facts(m, events)
-            out.append({"id": m.id, "type": m.type, "displayName": m.display_name,
-                        "createdDateTime": iso(facts.registered), "registeredFromIp": facts.ip_address,
-                        "phoneType": m.raw.get("phoneType"), **{"raw": m.raw}})
-        return {"methods": out, "cutoff": iso(cutoff), "attackerIps": sorted(ips),
+            flagged = flagged_methods(tuple(methods), sign_ins=tuple(sign_ins), now=ctx.clock(),
+                                      registrations=tuple(events) if events is not None else None)
+        out = [{"id": m.id, "type": m.type, "displayName": m.display_name, "createdDateTime": iso(m.created),
+                "phoneType": m.raw.get("phoneType"), "raw": m.raw} for m in methods]
+        return {"methods": out, "flagged": None if everything else list(flagged or ()),
                 "defaultMethod": prefs.default_method if prefs is not None else None}
 
     def targets(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-        everything = bool(ctx.options.get("all_but_password"))
-        cutoff: datetime | None = parse_iso(snapshot.get("cutoff"))
-        ips = set(snapshot.get("attackerIps") or ())
-        out = []
-        for m in snapshot["methods"]:
-            if m["type"] == "password":
-                continue
-            created = parse_iso(m.get("createdDateTime"))
-            ip = m.get("registeredFromIp")
-            if everything or (ip and ip in ips) or (cutoff is not None and created is not None and created >= cutoff):
-                out.append(m)
-        return out
+        """The flagged methods the snapshot still shows (every method but the password with all_but_password)."""
+        flagged = snapshot.get("flagged")
+        wanted = None if flagged is None else set(flagged)
+        return [m for m in snapshot["methods"]
+                if m["type"] != "password" and (wanted is None or m["id"] in wanted)]
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(f"{m['type']} method {m.get('displayName') or m['id']}" for m in self.targets(ctx, snapshot))
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         targets = self.targets(ctx, snapshot)
@@ -164,7 +155,7 @@ class ResetMfa(Action):
     def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
         left = {m["id"] for m in after["methods"]}
         removed = {m["id"] for m in self.targets(ctx, before)} if before else set()
-        return not (left & removed) and not self.plan(ctx, after)
+        return not (left & removed) and not self.targets(ctx, after)
 
 
 REGISTRATION_LOOKBACK = timedelta(days=30)
@@ -230,48 +221,67 @@ def _in_graph_order(targets: list[dict[str, Any]], snapshot: dict[str, Any]
 
 
 class RemoveAdminRoles(Action):
+    """Removes the account from the directory roles the admin_role finding flagged (every role it holds
+    when asked for without an investigation: that finding's rule)."""
+
     id = ActionId.REMOVE_ADMIN_ROLES
     title = "Remove admin roles"
-    description = "Remove the account from every directory role it holds."
-    nothing_to_do = "Skipped: the account holds no directory role."
-    done_sentence = "The account no longer holds any directory role."
+    description = "Remove the account from the directory roles the investigation flagged."
+    nothing_to_do = "Skipped: the account no longer holds the flagged directory roles."
+    done_sentence = "The account no longer holds the flagged directory roles."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
         roles = await ctx.once("roles", lambda: ctx.tenant.list_admin_roles(user_id=ctx.user.id))
         return {"roles": [dataclasses.asdict(r) for r in roles]}
 
+    def targets(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+        flagged = ctx.targets(self.id)
+        return [r for r in snapshot["roles"] if flagged is None or r["id"] in flagged]
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(f"directory role {r['display_name'] or r['id']}" for r in self.targets(ctx, snapshot))
+
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         writes = []
-        for role in snapshot["roles"]:
+        for role in self.targets(ctx, snapshot):
             role_id, user_id = role["id"], ctx.user.id
 
             async def send(writer: Any, role_id: str = role_id, user_id: str = user_id) -> str | None:
                 return await writer.remove_admin_role(role_id=role_id, user_id=user_id)  # type: ignore[no-any-return]
 
-            writes.append(Write(key=f"role:{role_id}", summary=f"Removed from directory role {role['display_name']}.",
-                                send=send))
+            writes.append(Write(key=f"role:{role_id}",
+                                summary=f"Removed from directory role {role['display_name'] or role_id}.", send=send))
         return writes
 
 
 class RevokeOauthGrants(Action):
+    """Deletes the delegated consents the oauth_grant findings flagged (asked for without an investigation:
+    the grants that rule flags now)."""
+
     id = ActionId.REVOKE_OAUTH_GRANTS
     title = "Revoke app consents"
-    description = "Delete delegated consents to unfamiliar apps that can read or send this account's mail."
-    nothing_to_do = "Skipped: no suspicious app consent."
-    done_sentence = "Suspicious app consents revoked."
+    description = "Delete the delegated consents to unfamiliar apps that the investigation flagged."
+    nothing_to_do = "Skipped: the flagged app consents no longer exist."
+    done_sentence = "The flagged app consents were revoked."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
         grants = await ctx.once("grants", lambda: ctx.tenant.list_oauth_grants(user_id=ctx.user.id))
         return {"grants": [{**dataclasses.asdict(g), "scopes": list(g.scopes)} for g in grants]}
 
-    def suspicious(self, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-        grants = tuple(OAuthGrant(**{**g, "scopes": tuple(g["scopes"])}) for g in snapshot["grants"])
-        ids = {f.details["grantId"] for f in grant_findings(grants, KNOWN_APP_IDS)}
-        return [g for g in snapshot["grants"] if g["id"] in ids]
+    def suspicious(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+        flagged = ctx.targets(self.id)
+        if flagged is None:
+            grants = tuple(OAuthGrant(**{**g, "scopes": tuple(g["scopes"])}) for g in snapshot["grants"])
+            flagged = tuple(t for f in grant_findings(grants, KNOWN_APP_IDS) for t in f.targets)
+        return [g for g in snapshot["grants"] if g["id"] in flagged]
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(f"consent to {g.get('client_display_name') or g['client_id']}"
+                     for g in self.suspicious(ctx, snapshot))
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         writes = []
-        for g in self.suspicious(snapshot):
+        for g in self.suspicious(ctx, snapshot):
             grant_id = g["id"]
 
             async def send(writer: Any, grant_id: str = grant_id) -> str | None:

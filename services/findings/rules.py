@@ -125,7 +125,7 @@ def risky_user_finding(risky: RiskyUser | None) -> Finding | None:
                              + (f", {risky.risk_detail}" if risky.risk_detail and risky.risk_detail != "none" else "")
                              + f", updated {_at(risky.last_updated)}.",),
                    actions=(*actions, ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS),
-                   details={"riskLevel": level, "riskState": risky.risk_state})
+                   details={"riskLevel": level, "riskState": risky.risk_state}, targets=(risky.id,))
 
 
 def _when(s: SignIn) -> datetime:
@@ -172,7 +172,8 @@ def signin_finding(sign_ins: tuple[SignIn, ...] | None, *, contained_at: datetim
                    evidence=tuple(travel + legacy_lines + risky_lines), actions=tuple(actions),
                    details={"attackerIps": list(dict.fromkeys(s.ip_address for s in ordered if s.ip_address)),
                             "firstSuspicious": _when(ordered[0]).isoformat(), "usualCountry": usual,
-                            "legacyProtocols": sorted({s.client_app_used for s in legacy if s.client_app_used})})
+                            "legacyProtocols": sorted({s.client_app_used for s in legacy if s.client_app_used})},
+                   targets=tuple(s.id for s in ordered))
 
 
 def method_findings(methods: tuple[AuthMethod, ...] | None, *, now: datetime, first_suspicious: datetime | None,
@@ -206,26 +207,83 @@ def method_findings(methods: tuple[AuthMethod, ...] | None, *, now: datetime, fi
                     evidence=tuple(f"{m.type} method {m.display_name or m.id} {why}." for m, why in added),
                     actions=(ActionId.RESET_MFA,),
                     details={"methods": [{"id": m.id, "type": m.type} for m, _ in added],
-                             "cutoff": first_suspicious.isoformat() if first_suspicious else None})]
+                             "cutoff": first_suspicious.isoformat() if first_suspicious else None},
+                    targets=tuple(m.id for m, _ in added))]
+
+
+# What a delegated scope lets an app do, in the words the card uses (first match wins, most powerful first).
+SCOPE_POWERS: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"full_access_as_user", "ews.accessasuser.all", "imap.accessasuser.all", "pop.accessasuser.all"}),
+     "has full access to this mailbox"),
+    (frozenset({"mail.readwrite", "mail.readwrite.shared"}), "can read and change this mailbox's mail"),
+    (frozenset({"mail.read", "mail.readbasic", "mail.read.shared"}), "can read this mailbox"),
+    (frozenset({"mail.send", "smtp.send", "mail.send.shared"}), "can send mail as this account"),
+    (frozenset({"mailboxsettings.readwrite"}), "can change mailbox settings (rules, forwarding)"),
+    (frozenset({"files.readwrite.all", "sites.readwrite.all"}), "can read and change files"),
+    (frozenset({"files.read.all"}), "can read files"),
+    (frozenset({"contacts.read", "contacts.readwrite"}), "can read contacts"),
+    (frozenset({"directory.readwrite.all", "user.readwrite.all"}), "can change the directory"),
+)
+MAIL_POWERS = ("has full access to this mailbox", "can read and change this mailbox's mail", "can read this mailbox")
+OFFLINE = "offline_access"
+
+
+def methods_after(signin: Finding | None, methods: tuple[AuthMethod, ...] | None, *, now: datetime,
+                  registrations: tuple[MethodRegistration, ...] | None) -> list[Finding]:
+    """The method findings given the sign-in finding (its attacker IPs and first suspicious sign-in)."""
+    attacker_ips = set(signin.details["attackerIps"]) if signin else set()
+    first = signin.details.get("firstSuspicious") if signin else None
+    return method_findings(methods, now=now, first_suspicious=datetime.fromisoformat(first) if first else None,
+                           attacker_ips=attacker_ips, registrations=registrations)
+
+
+def flagged_methods(methods: tuple[AuthMethod, ...], *, sign_ins: tuple[SignIn, ...] | None,
+                    registrations: tuple[MethodRegistration, ...] | None, now: datetime) -> tuple[str, ...]:
+    """The ids the mfa_method_added rule flags, for reset_mfa asked for without an investigation: the same
+    rule the investigation applies, never a second one."""
+    found = methods_after(signin_finding(sign_ins), methods, now=now, registrations=registrations)
+    return tuple(t for f in found if f.kind is FindingKind.MFA_METHOD_ADDED for t in f.targets)
+
+
+def grant_powers(scopes: tuple[str, ...]) -> list[str]:
+    """What the scopes let the app do, most powerful first ("can send mail as this account", ...)."""
+    low = {s.lower() for s in scopes}
+    powers = [text for names, text in SCOPE_POWERS if low & names]
+    # Full access covers reading and changing mail: say the strongest mail power only.
+    mail = [p for p in powers if p in MAIL_POWERS]
+    return [p for p in powers if p not in mail[1:]]
+
+
+def grant_sentence(name: str, scopes: tuple[str, ...]) -> str:
+    powers = grant_powers(scopes)
+    if not powers:
+        return f"Unfamiliar app {name} holds delegated consent"
+    head = ", ".join(powers[:-1]) + (" and " if len(powers) > 1 else "") + powers[-1]
+    return f"Unfamiliar app {name} {head}"
 
 
 def grant_findings(grants: tuple[OAuthGrant, ...] | None, known: frozenset[str]) -> list[Finding]:
+    """One finding per delegated consent to an unfamiliar app with a scope that reaches mail, files or the
+    directory; the finding targets that grant's id. The sentence follows the scopes (read, send, full
+    access); offline_access keeps the app working after a password reset."""
     out = []
     for g in grants or ():
         scopes = {s.lower() for s in g.scopes}
         risky = sorted(s for s in g.scopes if s.lower() in RISKY_SCOPES)
         if not risky or (g.client_app_id or "").lower() in known:
             continue
-        persistent = "offline_access" in scopes
+        persistent = OFFLINE in scopes
         severity = Severity.HIGH if scopes & WRITE_SCOPES or persistent else Severity.MEDIUM
         name = g.client_display_name or g.client_id
-        out.append(Finding(FindingKind.OAUTH_GRANT, severity, f"Unfamiliar app {name} can read this mailbox",
-                           evidence=(f"Delegated consent to {name} for {', '.join(g.scopes)}"
-                                     + (" (offline_access keeps it working after a password reset)." if persistent
-                                        else "."),),
-                           actions=(ActionId.REVOKE_OAUTH_GRANTS,),
+        evidence = [f"Delegated consent to {name} for {', '.join(g.scopes)}."]
+        if persistent:
+            evidence.append("offline_access keeps it working after a password reset; revoke the consent.")
+        out.append(Finding(FindingKind.OAUTH_GRANT, severity, grant_sentence(name, g.scopes),
+                           evidence=tuple(evidence), actions=(ActionId.REVOKE_OAUTH_GRANTS,),
                            details={"grantId": g.id, "clientId": g.client_id, "appId": g.client_app_id,
-                                    "scopes": list(g.scopes)}))
+                                    "scopes": list(g.scopes), "powers": grant_powers(g.scopes),
+                                    "offlineAccess": persistent},
+                           targets=(g.id,)))
     return out
 
 
@@ -238,7 +296,8 @@ def role_finding(roles: tuple[DirectoryRole, ...] | None, *, compromised: bool) 
                    evidence=(f"Member of {names}; every action on this account needs a second responder.",),
                    actions=(ActionId.REMOVE_ADMIN_ROLES,) if compromised else (),
                    details={"roles": [{"id": r.id, "displayName": r.display_name,
-                                       "roleTemplateId": r.role_template_id} for r in roles]})
+                                       "roleTemplateId": r.role_template_id} for r in roles]},
+                   targets=tuple(r.id for r in roles))
 
 
 def _contained_at(reads: Reads) -> datetime | None:
@@ -254,11 +313,8 @@ def assess(reads: Reads) -> Assessment:
     risky = risky_user_finding(reads.risky)
     signin = signin_finding(reads.sign_ins, contained_at=_contained_at(reads))
     findings.extend(f for f in (risky, signin) if f)
-    attacker_ips = set(signin.details["attackerIps"]) if signin else set()
-    first = signin.details.get("firstSuspicious") if signin else None
-    findings.extend(method_findings(reads.methods, now=_utc(reads.now) or datetime.now(UTC),
-                                    first_suspicious=datetime.fromisoformat(first) if first else None,
-                                    attacker_ips=attacker_ips, registrations=reads.registrations))
+    findings.extend(methods_after(signin, reads.methods, now=_utc(reads.now) or datetime.now(UTC),
+                                  registrations=reads.registrations))
     findings.extend(rule_findings(reads.graph_rules, reads.exchange_rules, domains=reads.domains))
     findings.extend(mailbox_findings(reads, domains=reads.domains))
     findings.extend(delegate_findings(reads.mailbox_permissions, reads.recipient_permissions, reads.mailbox,
