@@ -37,6 +37,7 @@ STATE_TEXT: dict[LineState, tuple[str, TextColor]] = {
     LineState.SUCCEEDED: ("✓ succeeded", "Good"),
     LineState.FAILED: ("✗ failed", "Attention"),
     LineState.SKIPPED: ("skipped", "Default"),
+    LineState.PARTIAL: ("◐ partly done", "Warning"),
     LineState.REFUSED: ("refused", "Warning"),
     LineState.EXPIRED: ("expired, not run", "Default"),
     LineState.REJECTED: ("rejected, not run", "Warning"),
@@ -49,6 +50,7 @@ DETAIL_LIMITS = (300, 100, 40)
 # Outcomes first: the tally reads "3 succeeded (2 verified), 1 failed, 1 running".
 TALLY_ORDER = (
     LineState.SUCCEEDED,
+    LineState.PARTIAL,
     LineState.FAILED,
     LineState.REFUSED,
     LineState.SKIPPED,
@@ -160,7 +162,7 @@ def _done(
     finished_at: datetime | None,
     detail_limit: int,
 ) -> dict[str, Any]:
-    failed = any(line.state is LineState.FAILED for line in lines)
+    failed = any(line.state in (LineState.FAILED, LineState.PARTIAL) for line in lines)
     body: list[CardElement] = [
         title_block("Containment finished" if not failed else "Containment finished with failures"),
         target_line(target),

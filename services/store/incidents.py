@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from services.findings.containment import accepted_keys, assess_containment, finding_key, latest_outcomes
 from services.store import audit
 from services.store.db import Store, new_id, utcnow
 from services.store.records import PENDING_STATES, Incident, IncidentSource, IncidentStatus, RequestState
@@ -120,12 +121,18 @@ async def set_investigation(
     cutoff: datetime | None = None,
     now: datetime | None = None,
 ) -> bool:
-    values: dict[str, Any] = {"investigation": scrub(investigation), "updated_at": now or utcnow()}
+    values: dict[str, Any] = {"updated_at": now or utcnow()}
     if target_is_admin is not None:
         values["target_is_admin"] = target_is_admin
     if cutoff is not None:
         values["cutoff"] = cutoff
     async with store.write() as conn:
+        # A responder's acceptance of a finding still flagged by the new investigation carries over.
+        before = (await conn.execute(sa.select(incidents.c.investigation)
+                                     .where(incidents.c.id == incident_id))).scalar()
+        kept = {k: v for k, v in ((before or {}).get("accepted") or {}).items()
+                if k in {finding_key(f) for f in investigation.get("findings") or ()}}
+        values["investigation"] = scrub({**investigation, "accepted": kept} if kept else investigation)
         result = await conn.execute(incidents.update().where(incidents.c.id == incident_id).values(**values))
     return result.rowcount == 1
 
@@ -168,23 +175,106 @@ async def close(
 
 
 async def mark_contained_if_done(conn: Any, *, incident_id: str, now: datetime) -> bool:
-    """Inside a write transaction: move an open incident to contained once every request is final and
-    none failed. Returns True if this call made the change.
+    """Inside a write transaction: move an open incident to contained once every request is final and every
+    finding is addressed or accepted (services.findings.containment); with no stored investigation, once
+    every request is final and none failed. Returns True if this call made the change. When every request
+    is final but findings remain open, it audits "partly contained: N findings open" instead.
 
     The incident row is locked first (PostgreSQL) so two workers finishing the last two requests at once
-    run this one after the other, and the second sees the first's result. Call it before any audit append:
+    run this one after the other, and the second sees the first's result. Its own audit row comes last:
     the audit lock is always taken last, which keeps lock order acyclic."""
     lock = sa.select(incidents.c.id).where(incidents.c.id == incident_id)
     if conn.dialect.name == "postgresql":
         await conn.execute(lock.with_for_update())
-    states = set((await conn.execute(
-        sa.select(action_requests.c.state).where(action_requests.c.incident_id == incident_id)
-    )).scalars().all())
-    if not states or states & {s.value for s in PENDING_STATES} or RequestState.FAILED.value in states:
+    row = (await conn.execute(
+        sa.select(incidents.c.status, incidents.c.investigation, incidents.c.target_upn)
+        .where(incidents.c.id == incident_id))).first()
+    if row is None or row.status != IncidentStatus.OPEN.value:
         return False
+    reqs = (await conn.execute(
+        sa.select(action_requests.c.action, action_requests.c.state, action_requests.c.result,
+                  action_requests.c.finished_at, action_requests.c.requested_at, action_requests.c.undo_of)
+        .where(action_requests.c.incident_id == incident_id))).all()
+    states = {r.state for r in reqs}
+    investigation = row.investigation
+    accepted = accepted_keys(investigation)
+    if (not reqs and not accepted) or states & {s.value for s in PENDING_STATES}:
+        return False
+    outcomes = latest_outcomes(reqs)
+    if any(o["status"] in (RequestState.FAILED.value, RequestState.PARTIAL.value) for o in outcomes.values()):
+        return False
+    if investigation is not None:
+        state = assess_containment(investigation, outcomes, accepted)
+        if not state.contained:
+            titles = "; ".join(f.title for f in state.open[:5]) + ("; …" if len(state.open) > 5 else "")
+            await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.partly_contained",
+                               target=row.target_upn, outcome="partly_contained", incident_id=incident_id, at=now,
+                               detail=f"{state.sentence} Open: {titles}")
+            return False
     result = await conn.execute(
         incidents.update()
         .where(incidents.c.id == incident_id, incidents.c.status == IncidentStatus.OPEN.value)
         .values(status=IncidentStatus.CONTAINED.value, contained_at=now, updated_at=now)
     )
     return bool(result.rowcount == 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    ok: bool
+    sentence: str
+    incident: Incident | None = None
+    contained: bool = False
+
+
+ACCEPT_REASON_MAX = 500
+
+
+async def accept_finding(store: Store, *, incident_id: str, finding: str, actor: Actor, reason: str,
+                         correlation_id: str | None = None, now: datetime | None = None) -> Accepted:
+    """A responder accepts an open finding without acting on it, with a reason (audited). The incident
+    becomes contained when this was the last open finding and nothing is pending. Refused, with one
+    sentence, for an unknown or already addressed finding, a closed incident, a missing reason, or a
+    responder accepting a finding about their own account."""
+    now = now or utcnow()
+    reason = scrub_text(plain_text(reason or "")).strip()[:ACCEPT_REASON_MAX]
+    if not reason:
+        return Accepted(False, "Give a reason for accepting the finding (up to 500 characters).")
+    async with store.write() as conn:
+        lock = sa.select(incidents).where(incidents.c.id == incident_id)
+        if conn.dialect.name == "postgresql":
+            lock = lock.with_for_update()
+        row = (await conn.execute(lock)).mappings().first()
+        if row is None:
+            return Accepted(False, "That incident does not exist.")
+        incident = Incident.from_row(row)
+        if incident.is_closed:
+            return Accepted(False, f"Incident {incident_id} is closed; it takes no further decisions.", incident)
+        if actor.id == incident.target_user_id:
+            return Accepted(False, "Nobody accepts a finding about their own account; ask another responder.",
+                            incident)
+        reqs = (await conn.execute(
+            sa.select(action_requests.c.action, action_requests.c.state, action_requests.c.result,
+                      action_requests.c.finished_at, action_requests.c.requested_at, action_requests.c.undo_of)
+            .where(action_requests.c.incident_id == incident_id))).all()
+        investigation = dict(incident.investigation or {})
+        state = assess_containment(investigation, latest_outcomes(reqs), accepted_keys(investigation))
+        chosen = next((f for f in state.open if f.key == finding), None)
+        if chosen is None:
+            return Accepted(False, "That finding is not open on this incident (addressed, accepted or unknown).",
+                            incident)
+        accepted = dict(investigation.get("accepted") or {})
+        accepted[finding] = {"kind": chosen.kind, "title": chosen.title, "byId": actor.id, "byName": actor.name,
+                             "reason": reason, "at": now.isoformat()}
+        investigation["accepted"] = accepted
+        await conn.execute(incidents.update().where(incidents.c.id == incident_id)
+                           .values(investigation=scrub(investigation), updated_at=now))
+        contained = await mark_contained_if_done(conn, incident_id=incident_id, now=now)
+        await audit.append(conn, actor=actor, event="finding.accepted", target=incident.target_upn,
+                           outcome="accepted", incident_id=incident_id, correlation_id=correlation_id, at=now,
+                           detail=f"{actor.name} accepted \"{chosen.title}\" ({chosen.kind}) without action: {reason}")
+        if contained:
+            await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.contained",
+                               target=incident.target_upn, outcome="contained", incident_id=incident_id, at=now,
+                               detail=f"Every finding of incident {incident_id} is addressed or accepted.")
+    return Accepted(True, f"Accepted: {chosen.title}.", await get(store, incident_id=incident_id), contained)
