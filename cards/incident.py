@@ -96,7 +96,8 @@ def _build(
     closed: bool,
     alert_text: int = ALERT_TEXT,
 ) -> dict[str, Any]:
-    body: list[CardElement] = [title_block("Possible account compromise"), *_header(ctx, inv)]
+    title, color = headline(findings)
+    body: list[CardElement] = [title_block(title, color=color), *_header(ctx, inv)]
     body += _findings(findings, shown, evidence)
     body += _notes(inv.notes)
     body += _gaps(inv.gaps)
@@ -110,6 +111,22 @@ def _build(
         execute("Refresh", verbs.REFRESH, {"incident": incident_id}),
     ]
     return card(ctx, body, actions, fallback="Contain incident card", refresh_incident=incident_id)
+
+
+COMPROMISE_TITLE = "Possible account compromise"
+ATTENTION_TITLE = "Findings need attention"
+CLEAN_TITLE = "No signs of compromise"
+
+
+def headline(findings: Sequence[Finding]) -> tuple[str, TextColor]:
+    """The card's title and colour follow the worst finding: high → possible compromise; medium → findings
+    need attention; nothing above low → no signs of compromise (an admin target's note stays in the header)."""
+    worst = max((f.severity.rank for f in findings), default=Severity.INFO.rank)
+    if worst >= Severity.HIGH.rank:
+        return COMPROMISE_TITLE, "Attention"
+    if worst >= Severity.MEDIUM.rank:
+        return ATTENTION_TITLE, "Warning"
+    return CLEAN_TITLE, "Good"
 
 
 def _header(ctx: CardContext, inv: Investigation) -> list[CardElement]:

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from microsoft_teams.cards.core import AdaptiveCard, CardElement, ShowCardAction, TextColor, TextInput
+from microsoft_teams.cards.core import (
+    AdaptiveCard,
+    CardElement,
+    Choice,
+    ChoiceSetInput,
+    ShowCardAction,
+    TextColor,
+    TextInput,
+)
 
 from cards import catalog, verbs
 from cards.approval import AwaitingApproval, awaiting_section
@@ -27,7 +35,7 @@ from cards.common import (
 from cards.context import CardContext
 from cards.fit import within_budget
 from cards.text import plain, when
-from cards.views import ActionLine, LineState
+from cards.views import ActionLine, ContainmentView, LineState
 from services.vocabulary import ActionId, Actor, Impact, UserRef
 
 STATE_TEXT: dict[LineState, tuple[str, TextColor]] = {
@@ -144,10 +152,12 @@ def done_card(
     target: UserRef,
     lines: Sequence[ActionLine],
     finished_at: datetime | None = None,
+    containment: ContainmentView | None = None,
 ) -> dict[str, Any]:
-    """Final outcomes with requesters, approvers and verification; undo where the service allows."""
+    """Final outcomes with requesters, approvers and verification; undo where the service allows; with
+    `containment`, whether the incident is contained and, while findings are open, a form to accept one."""
     for detail_limit in DETAIL_LIMITS:
-        out = _done(ctx, incident_id, batch_id, target, lines, finished_at, detail_limit)
+        out = _done(ctx, incident_id, batch_id, target, lines, finished_at, detail_limit, containment)
         if size_of(out) <= SIZE_BUDGET:
             return out
     return within_budget(out)
@@ -161,6 +171,7 @@ def _done(
     lines: Sequence[ActionLine],
     finished_at: datetime | None,
     detail_limit: int,
+    containment: ContainmentView | None = None,
 ) -> dict[str, Any]:
     failed = any(line.state in (LineState.FAILED, LineState.PARTIAL) for line in lines)
     body: list[CardElement] = [
@@ -193,11 +204,54 @@ def _done(
                 ]
             )
         )
-    actions = [
-        execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False),
-        close_incident_action(incident_id),
-    ]
+    actions: list[Any] = [execute("Refresh", verbs.REFRESH, {"incident": incident_id}, inputs=False)]
+    if containment is not None:
+        body += containment_section(containment, text_limit=detail_limit)
+        if containment.open:
+            actions.append(accept_finding_action(incident_id, containment, text_limit=detail_limit))
+    actions.append(close_incident_action(incident_id))
     return card(ctx, body, actions, fallback="Contain: containment finished")
+
+
+MAX_OPEN_SHOWN = 5
+
+
+def containment_section(view: ContainmentView, *, text_limit: int = 300) -> list[CardElement]:
+    """"Contained: every finding addressed." or "Partly contained: N findings open." and the open ones."""
+    out: list[CardElement] = [
+        tb(view.sentence, bold=True, color="Good" if view.contained else "Warning", separator=True)
+    ]
+    for f in view.open[:MAX_OPEN_SHOWN]:
+        out.append(tb(f"• {plain(f.title, min(text_limit, 160))}", spacing="None"))
+    if len(view.open) > MAX_OPEN_SHOWN:
+        out.append(tb(f"+{len(view.open) - MAX_OPEN_SHOWN} more", subtle=True, spacing="None"))
+    return out
+
+
+def accept_finding_action(incident_id: str, view: ContainmentView, *, text_limit: int = 300) -> ShowCardAction:
+    """"Accept a finding" opens a form: which open finding, a required reason, then contain.accept."""
+    form = AdaptiveCard(
+        version=VERSION,
+        body=[
+            ChoiceSetInput(
+                id=verbs.FINDING_INPUT,
+                label="Which finding is accepted without action?",
+                is_required=True,
+                error_message="Choose the finding to accept.",
+                choices=[Choice(title=plain(f.title, min(text_limit, 120)), value=f.key) for f in view.open],
+                value=view.open[0].key if len(view.open) == 1 else None,
+            ),
+            TextInput(
+                id=verbs.REASON_INPUT,
+                label="Why is it acceptable?",
+                is_required=True,
+                error_message="Give a reason for accepting the finding; it is kept in the audit log.",
+                max_length=verbs.REASON_MAX_LENGTH,
+            ),
+        ],
+        actions=[execute("Accept finding", verbs.ACCEPT, {"incident": incident_id})],
+    )
+    return ShowCardAction(title="Accept a finding", card=form)
 
 
 def close_incident_action(incident_id: str) -> ShowCardAction:

@@ -16,9 +16,10 @@ NEW_INCIDENT = "contain.new_incident"  # existing-incident pointer; data {incide
 CLOSE = "contain.close"  # data {incident}; input reason
 UNDO = "contain.undo"  # data {request}
 OVERRIDE_UNBLOCK = "contain.override_unblock"  # data {batch}
+ACCEPT = "contain.accept"  # done card → accept an open finding; data {incident}; inputs finding, reason
 
 ALL_VERBS: frozenset[str] = frozenset(
-    {CONFIRM, RUN, APPROVE, REJECT, REFRESH, CHOOSE, NEW_INCIDENT, CLOSE, UNDO, OVERRIDE_UNBLOCK}
+    {CONFIRM, RUN, APPROVE, REJECT, REFRESH, CHOOSE, NEW_INCIDENT, CLOSE, UNDO, OVERRIDE_UNBLOCK, ACCEPT}
 )
 
 # The data keys each verb carries; anything else in a card's data is a defect.
@@ -33,6 +34,7 @@ VERB_DATA_KEYS: dict[str, frozenset[str]] = {
     CLOSE: frozenset({"incident"}),
     UNDO: frozenset({"request"}),
     OVERRIDE_UNBLOCK: frozenset({"batch"}),
+    ACCEPT: frozenset({"incident"}),
 }
 
 DATA_KEYS: frozenset[str] = frozenset().union(*VERB_DATA_KEYS.values())
@@ -40,4 +42,5 @@ DATA_KEYS: frozenset[str] = frozenset().union(*VERB_DATA_KEYS.values())
 # Input ids the cards define: act_<action_id> toggles and the free-text reason.
 TOGGLE_PREFIX = "act_"
 REASON_INPUT = "reason"
+FINDING_INPUT = "finding"  # the opaque key of the finding a responder accepts (services.findings.containment)
 REASON_MAX_LENGTH = 500

@@ -81,6 +81,29 @@ def line_from_request(req: Any) -> ActionLine:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenFindingView:
+    key: str  # opaque (services.findings.containment.finding_key): what an Accept sends back
+    title: str
+    severity: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainmentView:
+    """Whether the incident is contained, from its findings: "Partly contained: 2 findings open"."""
+
+    contained: bool
+    sentence: str
+    open: tuple[OpenFindingView, ...] = ()
+
+
+def containment_view(state: Any) -> ContainmentView:
+    """From services.findings.containment.Containment, read by attribute (cards never import services' I/O)."""
+    return ContainmentView(contained=bool(state.contained), sentence=str(state.sentence),
+                           open=tuple(OpenFindingView(key=f.key, title=f.title, severity=f.severity)
+                                      for f in state.open))
+
+
+@dataclass(frozen=True, slots=True)
 class AlertView:
     source: str  # "Identity Protection", "Defender", "webhook"
     severity: str
@@ -143,3 +166,4 @@ class SummaryData:
     audit_events: AuditEventsView | None = None
     secure_score: SecureScoreView | None = None
     gaps: tuple[str, ...] = ()
+    containment: ContainmentView | None = None

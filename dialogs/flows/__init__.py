@@ -8,6 +8,7 @@ confirm       contain.confirm, contain.run
 approve       contain.approve, contain.reject, contain.undo, contain.override_unblock
 execute       the worker: claimed requests → playbook → card in place, password 1:1, summary
 lifecycle     expiry and reminders, contain.close, contain.refresh
+accept        contain.accept: accept an open finding with a reason
 status/score/help   the read-only commands
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dialogs.flows import approve, confirm, help, investigate, lifecycle, score, status
+from dialogs.flows import accept, approve, confirm, help, investigate, lifecycle, score, status
 from dialogs.flows.deps import FlowDeps
 from dialogs.flows.execute import Worker
 from dialogs.flows.lifecycle import Timers
@@ -54,7 +55,7 @@ def install(router: Router, deps: FlowDeps, *, worker: Worker | None = None, tim
     """Register every flow on `router` and build (not start) the worker and the timers."""
     worker = worker or Worker(deps)
     deps.kick = worker.kick
-    for module in (investigate, confirm, approve, lifecycle, status, score, help):
+    for module in (investigate, confirm, approve, accept, lifecycle, status, score, help):
         module.register(router, deps)
     router.wrap_verbs(lambda handler: _recorded_when_handled(deps, handler))
     return Flows(deps=deps, worker=worker, timers=Timers(deps, worker, interval_s=timer_interval_s))

@@ -26,7 +26,8 @@ from cards import (
 )
 from cards.approval import AwaitingApproval
 from cards.text import plain
-from cards.views import AlertView, line_from_request
+from cards.views import AlertView, containment_view, line_from_request
+from services.findings.containment import containment_of
 from services.store import alerts as alert_store
 from services.store import requests as request_repo
 from services.store.db import Store
@@ -75,7 +76,8 @@ def investigation_of(incident: Incident) -> Investigation:
             findings.append(Finding(kind=FindingKind(f["kind"]), severity=Severity(f["severity"]),
                                     title=str(f.get("title", "")), evidence=tuple(map(str, f.get("evidence") or ())),
                                     actions=tuple(ActionId(a) for a in f.get("actions") or ()),
-                                    details=dict(f.get("details") or {})))
+                                    details=dict(f.get("details") or {}),
+                                    targets=tuple(map(str, f.get("targets") or ()))))
         except (KeyError, ValueError, TypeError):
             continue  # a finding this version does not know is left off rather than failing the card
     recommended = tuple(ActionId(a) for a in raw.get("recommended_actions") or () if a in ActionId._value2member_map_)
@@ -151,8 +153,9 @@ def card_for(ctx: CardContext, incident: Incident, reqs: Sequence[ActionRequest]
         return expired_card(ctx, incident_id=incident.id, target=target,
                             expired_at=batch[0].expires_at or batch[0].finished_at or ctx.now, actions=actions)
     finished = max((r.finished_at for r in reqs if r.finished_at), default=None)
+    state = containment_of(incident.investigation, reqs) if incident.investigation else None
     return done_card(ctx, incident_id=incident.id, batch_id=batch[0].batch_id, target=target, lines=lines,
-                     finished_at=finished)
+                     finished_at=finished, containment=containment_view(state) if state is not None else None)
 
 
 async def current_card(ctx: CardContext, store: Store, incident: Incident) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from services.findings.containment import Containment, containment_of
 from services.store import requests as request_repo
 from services.store.db import Store
 from services.store.records import ActionRequest, Incident
@@ -64,6 +65,8 @@ class Summary:
     audit_events: AuditEvents | None = None
     secure_score: SecureScoreSummary | None = None
     gaps: tuple[str, ...] = ()
+    # Whether the incident is contained, from its findings (services.findings.containment).
+    containment: Containment | None = None
 
 
 def outcome_of(req: ActionRequest) -> ActionOutcome:
@@ -128,7 +131,8 @@ async def build_summary(*, tenant: Any, store: Store, incident: Incident, audit_
         score_view = score
     return Summary(incident_id=incident.id, target_upn=incident.target_upn,
                    actions=tuple(outcome_of(r) for r in reqs), mailbox_audit=audit_view, audit_events=events_view,
-                   secure_score=score_view, gaps=tuple(gaps))
+                   secure_score=score_view, gaps=tuple(gaps),
+                   containment=containment_of(incident.investigation, reqs) if incident.investigation else None)
 
 
 def to_view(summary: Summary) -> Any:
@@ -166,4 +170,6 @@ def to_view(summary: Summary) -> Any:
                                           title=c.title, points_available=c.points_available, status=c.status)
                                           for c in s.controls))
     return views.SummaryData(incident_id=summary.incident_id, lines=tuple(lines), mailbox_audit=audit,
-                             audit_events=events, secure_score=score, gaps=summary.gaps)
+                             audit_events=events, secure_score=score, gaps=summary.gaps,
+                             containment=views.containment_view(summary.containment)
+                             if summary.containment is not None else None)
