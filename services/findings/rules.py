@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from services.findings.account import is_guest
 from services.findings.mail import delegate_findings, mailbox_findings, rule_findings
 from services.findings.methods import method_facts
 from services.tenant.models import (
@@ -313,8 +314,10 @@ def assess(reads: Reads) -> Assessment:
     risky = risky_user_finding(reads.risky)
     signin = signin_finding(reads.sign_ins, contained_at=_contained_at(reads))
     findings.extend(f for f in (risky, signin) if f)
-    findings.extend(methods_after(signin, reads.methods, now=_utc(reads.now) or datetime.now(UTC),
-                                  registrations=reads.registrations))
+    # A guest's methods live in its home organisation: an empty list here says nothing about its MFA.
+    if not is_guest(reads.user.user_principal_name, reads.state):
+        findings.extend(methods_after(signin, reads.methods, now=_utc(reads.now) or datetime.now(UTC),
+                                      registrations=reads.registrations))
     findings.extend(rule_findings(reads.graph_rules, reads.exchange_rules, domains=reads.domains))
     findings.extend(mailbox_findings(reads, domains=reads.domains))
     findings.extend(delegate_findings(reads.mailbox_permissions, reads.recipient_permissions, reads.mailbox,
