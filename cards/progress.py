@@ -214,6 +214,7 @@ def _done(
 
 
 MAX_OPEN_SHOWN = 5
+MAX_ACCEPT_CHOICES = 10  # accepting is one finding at a time; the card redraws with the rest
 
 
 def containment_section(view: ContainmentView, *, text_limit: int = 300) -> list[CardElement]:
@@ -221,10 +222,10 @@ def containment_section(view: ContainmentView, *, text_limit: int = 300) -> list
     out: list[CardElement] = [
         tb(view.sentence, bold=True, color="Good" if view.contained else "Warning", separator=True)
     ]
-    for f in view.open[:MAX_OPEN_SHOWN]:
-        out.append(tb(f"• {plain(f.title, min(text_limit, 160))}", spacing="None"))
-    if len(view.open) > MAX_OPEN_SHOWN:
-        out.append(tb(f"+{len(view.open) - MAX_OPEN_SHOWN} more", subtle=True, spacing="None"))
+    if view.open:
+        shown = [plain(f.title, min(text_limit, 120)) for f in view.open[:MAX_OPEN_SHOWN]]
+        more = f" (+{len(view.open) - MAX_OPEN_SHOWN} more)" if len(view.open) > MAX_OPEN_SHOWN else ""
+        out.append(tb("Open: " + "; ".join(shown) + more, spacing="None"))
     return out
 
 
@@ -238,11 +239,12 @@ def accept_finding_action(incident_id: str, view: ContainmentView, *, text_limit
                 label="Which finding is accepted without action?",
                 is_required=True,
                 error_message="Choose the finding to accept.",
-                choices=[Choice(title=plain(f.title, min(text_limit, 120)), value=f.key) for f in view.open],
+                choices=[Choice(title=plain(f.title, min(text_limit, 80)), value=f.key)
+                         for f in view.open[:MAX_ACCEPT_CHOICES]],
                 value=view.open[0].key if len(view.open) == 1 else None,
             ),
             TextInput(
-                id=verbs.REASON_INPUT,
+                id=verbs.ACCEPT_REASON_INPUT,
                 label="Why is it acceptable?",
                 is_required=True,
                 error_message="Give a reason for accepting the finding; it is kept in the audit log.",

@@ -22,7 +22,6 @@ from cards import catalog
 from cards.common import SIZE_BUDGET, card, col, facts, row, size_of, target_line, tb, title_block
 from cards.context import CardContext
 from cards.fit import within_budget
-from cards.progress import containment_section
 from cards.text import plain, when
 from cards.views import AuditEventsView, LineState, MailboxAuditView, SecureScoreView, SummaryData
 from services.vocabulary import UserRef
@@ -38,8 +37,9 @@ def summary_card(ctx: CardContext, *, target: UserRef, data: SummaryData) -> dic
     # Each level trims more: notable events, then the length of sentences and names in the table.
     for limit, text_limit in ((MAX_NOTABLE, 160), (3, 60), (0, 24)):
         body: list[CardElement] = [title_block("Containment summary"), target_line(target)]
-        if data.containment is not None:
-            body += containment_section(data.containment, text_limit=text_limit)
+        if data.containment is not None:  # the sentence only: the done card lists the open findings
+            c = data.containment
+            body.append(tb(c.sentence, bold=True, color="Good" if c.contained else "Warning", separator=True))
         body += _actions(ctx, data, text_limit)
         if data.mailbox_audit is not None:
             body += _mailbox_audit(data.mailbox_audit)

@@ -16,7 +16,7 @@ NEW_INCIDENT = "contain.new_incident"  # existing-incident pointer; data {incide
 CLOSE = "contain.close"  # data {incident}; input reason
 UNDO = "contain.undo"  # data {request}
 OVERRIDE_UNBLOCK = "contain.override_unblock"  # data {batch}
-ACCEPT = "contain.accept"  # done card → accept an open finding; data {incident}; inputs finding, reason
+ACCEPT = "contain.accept"  # done card → accept an open finding; data {incident}; inputs finding, accept_reason
 
 ALL_VERBS: frozenset[str] = frozenset(
     {CONFIRM, RUN, APPROVE, REJECT, REFRESH, CHOOSE, NEW_INCIDENT, CLOSE, UNDO, OVERRIDE_UNBLOCK, ACCEPT}
@@ -42,5 +42,6 @@ DATA_KEYS: frozenset[str] = frozenset().union(*VERB_DATA_KEYS.values())
 # Input ids the cards define: act_<action_id> toggles and the free-text reason.
 TOGGLE_PREFIX = "act_"
 REASON_INPUT = "reason"
+ACCEPT_REASON_INPUT = "accept_reason"  # the accept form sits on the same card as the close form
 FINDING_INPUT = "finding"  # the opaque key of the finding a responder accepts (services.findings.containment)
 REASON_MAX_LENGTH = 500

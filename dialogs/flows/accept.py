@@ -26,7 +26,7 @@ async def on_accept(deps: FlowDeps, turn: Turn) -> Outcome:
     if isinstance(incident, Outcome):
         return incident
     finding = turn.inputs.get(v.FINDING_INPUT)
-    reason = turn.inputs.get(v.REASON_INPUT)
+    reason = turn.inputs.get(v.ACCEPT_REASON_INPUT)
     cleaned = clean_reason(reason if isinstance(reason, str) else None)
     if not isinstance(finding, str) or not finding.startswith("fnd_") or len(finding) > MAX_KEY:
         return await refuse(deps, turn, "Choose the finding to accept.", incident=incident,

@@ -17,8 +17,10 @@ from cards.views import (
     AlertView,
     AuditEvent,
     AuditEventsView,
+    ContainmentView,
     LineState,
     MailboxAuditView,
+    OpenFindingView,
     ScoreControl,
     SecureScoreView,
     SummaryData,
@@ -142,6 +144,8 @@ def lines(actor: Actor = RESPONDER, detail: str = "") -> tuple[ActionLine, ...]:
         ActionLine(A.REMOVE_FORWARDING, L.FAILED, detail=detail or "Exchange Online refused the change: busy.",
                    requested_by=actor, at=NOW, request_id="req-4"),
         ActionLine(A.ENABLE_MAILBOX_AUDIT, L.SKIPPED, detail="Auditing was already on.", requested_by=actor),
+        ActionLine(A.REMOVE_DELEGATES, L.PARTIAL, detail=detail or "The read-back still shows FullAccess of eve.",
+                   requested_by=actor, at=NOW, request_id="req-5"),
         ActionLine(A.UNBLOCK_SENDER, L.REFUSED, Impact.HIGH,
                    detail="Refused until the password is reset and sessions are revoked.", requested_by=actor),
         ActionLine(A.RESET_MFA, L.RUNNING, requested_by=actor),
@@ -166,6 +170,14 @@ def score(text: str = "") -> SecureScoreView:
                            controls=controls)
 
 
+def containment(text: str = "") -> ContainmentView:
+    """Partly contained: open findings to accept (20 with hostile titles)."""
+    open_ = tuple(OpenFindingView(key=f"fnd_{i:012d}", title=text or title, severity="medium")
+                  for i, title in enumerate(["No multifactor authentication method registered",
+                                             "Mailbox audit logging is off"] * (10 if text else 1)))
+    return ContainmentView(contained=False, sentence=f"Partly contained: {len(open_)} findings open.", open=open_)
+
+
 def summary(text: str = "") -> SummaryData:
     events = AuditEventsView(
         counts=tuple((text or op, n) for op, n in [("MailItemsAccessed", 412), ("New-InboxRule", 3), ("Send", 57),
@@ -176,7 +188,7 @@ def summary(text: str = "") -> SummaryData:
     )
     return SummaryData(incident_id="inc-1", lines=lines(detail=text), gaps=(text,) if text else (),
                        mailbox_audit=MailboxAuditView(org_enabled=True, mailbox_enabled=False, bypass=None),
-                       audit_events=events, secure_score=score(text))
+                       audit_events=events, secure_score=score(text), containment=containment(text))
 
 
 def rendered(ctx: CardContext | None = None) -> list[tuple[str, dict[str, Any]]]:
@@ -216,6 +228,12 @@ def rendered(ctx: CardContext | None = None) -> list[tuple[str, dict[str, Any]]]
             started_at=NOW, awaiting=waiting)))
         out.append((f"done/{who}", cards.done_card(ctx, incident_id="inc-1", batch_id="b-1", target=user,
                                                    lines=lines(requester, text), finished_at=NOW)))
+        out.append((f"done-partly/{who}", cards.done_card(
+            ctx, incident_id="inc-1", batch_id="b-1", target=user, lines=lines(requester, text), finished_at=NOW,
+            containment=containment(text))))
+        out.append((f"done-contained/{who}", cards.done_card(
+            ctx, incident_id="inc-1", batch_id="b-1", target=user, lines=lines(requester, text), finished_at=NOW,
+            containment=ContainmentView(contained=True, sentence="Contained: every finding addressed."))))
         out.append((f"expired/{who}", cards.expired_card(ctx, incident_id="inc-1", target=user,
                                                          expired_at=NOW, actions=(A.RESET_PASSWORD,))))
         out.append((f"rejected/{who}", cards.rejected_card(ctx, incident_id="inc-1", target=user,

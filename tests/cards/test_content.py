@@ -156,7 +156,8 @@ def test_running_card_shows_each_state() -> None:
                      "running…", "queued", "awaiting approval", "Exchange Online refused the change: busy.",
                      "Started by Megan Bowen · 14:02 UTC"]:
         assert expected in words
-    assert any(w.startswith("3 succeeded (2 verified), 1 failed") for w in words)
+    assert any(w.startswith("3 succeeded (2 verified), 1 partial, 1 failed") for w in words)
+    assert "◐ partly done" in words
 
 
 def test_done_card_offers_undo_only_for_undoable_successes() -> None:
