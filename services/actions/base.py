@@ -44,7 +44,7 @@ class ActionContext:
     user: UserRef
     since: datetime
     writer: Any = None
-    cutoff: datetime | None = None  # first suspicious sign-in (reset_mfa's default)
+    cutoff: datetime | None = None  # first suspicious sign-in, as the incident recorded it
     options: Mapping[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     # Actions that already succeeded in this incident (unblock_sender's precondition), and the override.

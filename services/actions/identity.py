@@ -90,7 +90,7 @@ class ResetMfa(Action):
     id = ActionId.RESET_MFA
     title = "Reset MFA"
     description = "Remove the authentication methods the investigation flagged, so the owner re-registers."
-    nothing_to_do = "Skipped: the flagged authentication methods no longer exist."
+    nothing_to_do = "Skipped: no flagged authentication method is left."
     done_sentence = "The flagged authentication methods were removed."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
@@ -227,7 +227,7 @@ class RemoveAdminRoles(Action):
     id = ActionId.REMOVE_ADMIN_ROLES
     title = "Remove admin roles"
     description = "Remove the account from the directory roles the investigation flagged."
-    nothing_to_do = "Skipped: the account no longer holds the flagged directory roles."
+    nothing_to_do = "Skipped: the account holds none of the flagged directory roles."
     done_sentence = "The account no longer holds the flagged directory roles."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
@@ -261,7 +261,7 @@ class RevokeOauthGrants(Action):
     id = ActionId.REVOKE_OAUTH_GRANTS
     title = "Revoke app consents"
     description = "Delete the delegated consents to unfamiliar apps that the investigation flagged."
-    nothing_to_do = "Skipped: the flagged app consents no longer exist."
+    nothing_to_do = "Skipped: no flagged app consent is left."
     done_sentence = "The flagged app consents were revoked."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:

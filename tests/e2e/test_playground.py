@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from cards.incident import ATTENTION_TITLE, CLEAN_TITLE, COMPROMISE_TITLE
 from services.findings.investigation import investigate_query
 from services.vocabulary import Investigation
 from tests.e2e.client import Message, card_inputs
@@ -17,7 +18,8 @@ VERIFIED = "✓ succeeded · verified"
 
 
 def is_incident_card(message: Message) -> bool:
-    return "Possible account compromise" in message.texts
+    # The title follows the findings: a fresh incident after containment shows what is left (no MFA: medium).
+    return any(title in message.texts for title in (COMPROMISE_TITLE, ATTENTION_TITLE, CLEAN_TITLE))
 
 
 async def test_contain_alice_through_the_playground(stack: Stack) -> None:
