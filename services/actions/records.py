@@ -161,7 +161,8 @@ class RunJournal:
             if held and await mark_contained_if_done(conn, incident_id=req.incident_id, now=now):
                 await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.contained", target=target,
                                    outcome="contained", incident_id=req.incident_id, at=now,
-                                   detail=f"Every action of incident {req.incident_id} has finished and none failed.")
+                                   detail=f"Every action of incident {req.incident_id} has finished, none failed, "
+                                          "and every finding is addressed or accepted.")
 
         await self._submit(entry)
 

@@ -185,7 +185,8 @@ async def finish(store: Store, *, request_id: str, worker_id: str, result: Actio
         if contained:
             await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="incident.contained", target=target,
                                outcome="contained", incident_id=req.incident_id, at=now,
-                               detail=f"Every action of incident {req.incident_id} has finished and none failed.")
+                               detail=f"Every action of incident {req.incident_id} has finished, none failed, "
+                                          "and every finding is addressed or accepted.")
         return Finished(True, f"{req.action} {state.value}.", await requests.get_in(conn, request_id=request_id),
                         incident_contained=contained)
 
