@@ -156,3 +156,16 @@ async def test_a_send_only_grant_is_described_as_sending(tenant_of: Any) -> None
     inv = await _investigate(rt, "marta@fabrikam.com")
     [grant] = [f for f in inv.findings if f.kind is FindingKind.OAUTH_GRANT]
     assert "send mail as this account" in grant.title and "read" not in grant.title
+
+
+async def test_asked_for_without_an_investigation_reset_mfa_applies_the_findings_own_rule(tenant_of: Any) -> None:
+    rt = await tenant_of("fabrikam")
+    inv = await _investigate(rt, "marta@fabrikam.com")
+    [method] = [f for f in inv.findings if f.kind is FindingKind.MFA_METHOD_ADDED]
+    opened = await incidents.open_incident(rt.store, target=inv.user, source=IncidentSource.COMMAND,
+                                           opened_by=RESPONDER)  # no stored investigation: nothing flagged
+    [result] = await run_actions(tenant=rt.tenant, store=rt.store, incident=opened.incident, user=inv.user,
+                                 actions=[ActionId.RESET_MFA], actor=RESPONDER)
+    assert (result.status, result.verified) == (ActionStatus.SUCCEEDED, True), result.detail
+    left = {m.id for m in await rt.tenant.list_auth_methods(user_id=inv.user.id)}
+    assert not set(method.targets) & left and len(left) == 2
