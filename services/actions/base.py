@@ -172,6 +172,12 @@ class Action:
     def check(self, ctx: ActionContext, snapshot: dict[str, Any]) -> None:
         """Raise Refused when a precondition is not met. Default: none."""
 
+    def unaddressed(self, ctx: ActionContext, snapshot: dict[str, Any]) -> str | None:
+        """One sentence naming what the findings flagged for this action that still exists in `snapshot` but
+        that its plan cannot address (None: everything flagged is planned for or gone). With nothing
+        planned the result is then `failed`, with writes `partial`, never `skipped`. Default: none."""
+        return None
+
     def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
         raise NotImplementedError(f"{self.id.value} cannot be undone.")
 

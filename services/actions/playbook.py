@@ -87,7 +87,12 @@ async def execute_one(action: Action, ctx: ActionContext, snapshot: dict[str, An
     except Refused as refusal:
         applied_(False)
         return _result(action, ActionStatus.REFUSED, verified=False, detail=refusal.sentence)
+    left = action.unaddressed(ctx, snapshot)
     if not action.plan(ctx, snapshot):
+        if left:
+            # Something flagged is still there and this action cannot reach it: not "nothing to do".
+            applied_(False)
+            return _result(action, ActionStatus.FAILED, verified=False, detail=left)
         # The snapshot just read shows the wanted state: that read is the verification.
         verified = action.satisfied(ctx, snapshot, snapshot)
         applied_(verified)
@@ -106,6 +111,8 @@ async def execute_one(action: Action, ctx: ActionContext, snapshot: dict[str, An
         return _result(action, ActionStatus.SUCCEEDED, verified=False, applied=applied,
                        detail=f"{action.done_sentence} Could not read it back: {exc.sentence}")
     detail = action.done_sentence if verified else f"{action.done_sentence} The read-back does not show it yet."
+    if left:
+        return _result(action, ActionStatus.PARTIAL, verified=verified, detail=f"{detail} {left}", applied=applied)
     return _result(action, ActionStatus.SUCCEEDED, verified=verified, detail=detail, applied=applied)
 
 
