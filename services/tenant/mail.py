@@ -190,7 +190,7 @@ class MailOps(TenantBase):
 
     async def set_mailbox(self, *, mailbox: str, **settings: Any) -> str | None:
         """Set-Mailbox with Exchange's own parameter names, e.g. ForwardingSmtpAddress=None,
-        DeliverToMailboxAndForward=False, AuditEnabled=True, GrantSendOnBehalfTo={"remove": [...]}."""
+        DeliverToMailboxAndForward=False, GrantSendOnBehalfTo={"@odata.type": GENERIC_HASHTABLE, "remove": [...]}."""
         if not settings:
             raise ValueError("Set-Mailbox needs at least one setting.")
         result = await self.exchange.call("Set-Mailbox", {"Identity": mailbox, **settings}, mailbox=mailbox)
@@ -199,9 +199,6 @@ class MailOps(TenantBase):
     async def clear_forwarding(self, *, mailbox: str) -> str | None:
         return await self.set_mailbox(mailbox=mailbox, ForwardingSmtpAddress=None, ForwardingAddress=None,
                                       DeliverToMailboxAndForward=False)
-
-    async def set_mailbox_audit(self, *, mailbox: str, enabled: bool) -> str | None:
-        return await self.set_mailbox(mailbox=mailbox, AuditEnabled=enabled)
 
     async def remove_send_on_behalf(self, *, mailbox: str, principals: list[str]) -> str | None:
         return await self.set_mailbox(mailbox=mailbox, GrantSendOnBehalfTo={"@odata.type": GENERIC_HASHTABLE,
