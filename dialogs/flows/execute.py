@@ -34,7 +34,7 @@ from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor
 
 log = logging.getLogger("contain.worker")
 
-_RAN = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED}
+_RAN = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED, RequestState.PARTIAL}
 _CARD_PASSES = 3  # posts per update when the state moved elsewhere meanwhile (another instance's actions)
 
 

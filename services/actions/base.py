@@ -169,14 +169,13 @@ class Action:
         """Is the state read in `after` what the action wants? Default: nothing left to write."""
         return not self.plan(ctx, after)
 
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        """The objects the findings flagged for this action (ctx.targets) that `snapshot` still shows, as
+        names for a sentence. Default: none (an action whose wanted state is the whole check)."""
+        return ()
+
     def check(self, ctx: ActionContext, snapshot: dict[str, Any]) -> None:
         """Raise Refused when a precondition is not met. Default: none."""
-
-    def unaddressed(self, ctx: ActionContext, snapshot: dict[str, Any]) -> str | None:
-        """One sentence naming what the findings flagged for this action that still exists in `snapshot` but
-        that its plan cannot address (None: everything flagged is planned for or gone). With nothing
-        planned the result is then `failed`, with writes `partial`, never `skipped`. Default: none."""
-        return None
 
     def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
         raise NotImplementedError(f"{self.id.value} cannot be undone.")
@@ -189,8 +188,14 @@ class Action:
 
     async def verify(self, ctx: ActionContext, before: dict[str, Any] | None = None) -> bool:
         """Read the state again (nothing remembered) and check it."""
+        return (await self.read_back(ctx, before))[0]
+
+    async def read_back(self, ctx: ActionContext, before: dict[str, Any] | None = None
+                        ) -> tuple[bool, tuple[str, ...]]:
+        """Read the state again (nothing remembered): (wanted state reached, flagged objects still there)."""
         fresh = ctx.fresh()
-        return self.satisfied(fresh, await self.snapshot(fresh), before)
+        after = await self.snapshot(fresh)
+        return self.satisfied(fresh, after, before), self.remaining(fresh, after)
 
     async def undo(self, ctx: ActionContext, before: dict[str, Any]) -> Applied:
         """Restore what the snapshot `before` recorded (only what this action changed)."""

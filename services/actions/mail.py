@@ -93,6 +93,12 @@ class DisableInboxRules(Action):
         wanted = self.targets(ctx, before) if before else {}
         return all(self._enabled(after, t) is not True for t in wanted.values()) and not self.plan(ctx, after)
 
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        if ctx.targets(self.id) is None:
+            return ()
+        return tuple(f'inbox rule "{t["name"]}"' for t in self.targets(ctx, snapshot).values()
+                     if self._enabled(snapshot, t) is True)
+
     def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
         return [self._write(ctx, key, t, True) for key, t in self.targets(ctx, before).items()
                 if self._enabled(before, t) is True and self._enabled(now, t) is False]
@@ -154,6 +160,14 @@ class RemoveForwarding(Action):
         return [Write(key="forwarding", summary=f"Removed mailbox forwarding to {', '.join(gone) or 'nowhere'}.",
                       send=send)]
 
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        flagged, mb = _flagged(ctx, self.id), snapshot["mailbox"]
+        if flagged is None or mb is None:
+            return ()
+        current = [(f"smtp:{_bare(mb['forwardingSmtpAddress'])}", _bare(mb["forwardingSmtpAddress"])),
+                   (f"recipient:{mb['forwardingAddress']}", mb["forwardingAddress"])]
+        return tuple(f"forwarding to {shown}" for key, shown in current if shown and key.lower() in flagged)
+
     def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
         was, mb = before["mailbox"], now["mailbox"]
         if was is None or mb is None:
@@ -206,6 +220,13 @@ class RemoveDelegates(Action):
                           grant_send_on_behalf_to=tuple(mb["grantSendOnBehalfTo"])) if mb else None
         found = delegate_findings(perms, recips, mailbox, domains=tuple(snapshot["domains"]))
         return list(found[0].details["delegates"]) if found else []
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        flagged = _flagged(ctx, self.id)
+        if flagged is None:
+            return ()
+        return tuple(f"{', '.join(d['accessRights'])} of {d['principal']}" for d in self.delegates(snapshot)
+                     if delegate_key(str(d["kind"]), str(d["principal"])).lower() in flagged)
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         mailbox = ctx.mailbox

@@ -13,9 +13,10 @@ from services.vocabulary import ActionId
 UNBLOCK_REFUSAL = ("Microsoft advises lifting the outbound-spam restriction only after the password is reset and "
                    "sessions are revoked; run those first or use the override.")
 UNBLOCK_NEEDS = frozenset({ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS})
-ORG_AUDIT_SENTENCE = ("Mailbox auditing is off for the whole organisation (AuditDisabled), which only an "
-                      "organisation-wide change by an Exchange administrator can undo "
-                      "(Set-OrganizationConfig -AuditDisabled $false).")
+# How the organisation's switch is named in a result sentence: Contain does not change organisation-wide settings.
+ORG_AUDIT_NAME = ("mailbox auditing turned off for the whole organisation (AuditDisabled), which only an "
+                  "organisation-wide change by an Exchange administrator can undo "
+                  "(Set-OrganizationConfig -AuditDisabled $false)")
 # Protocols that authenticate with a password alone (basic auth) or that attackers use to sync mail
 # quietly; the option `legacy_protocols` may name others Set-CASMailbox knows (ews, activesync, mapi).
 DEFAULT_LEGACY = ("imap", "pop")
@@ -47,6 +48,11 @@ class UnblockSender(Action):
     def check(self, ctx: ActionContext, snapshot: dict[str, Any]) -> None:
         if not ctx.override_unblock and not UNBLOCK_NEEDS <= ctx.succeeded:
             raise Refused(UNBLOCK_REFUSAL)
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        if ctx.targets(self.id) is None:
+            return ()
+        return tuple(f"{b['senderAddress']} on the restricted senders list" for b in snapshot["blockedSenders"])
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         writes = []
@@ -96,10 +102,14 @@ class EnableMailboxAudit(Action):
         return [Write(key="auditBypass", send=send,
                       summary="Ended the account's mailbox audit bypass (AuditBypassEnabled=false).")]
 
-    def unaddressed(self, ctx: ActionContext, snapshot: dict[str, Any]) -> str | None:
-        if ORG_AUDIT_DISABLED in self._wanted(ctx, snapshot) and snapshot["orgAuditDisabled"] is True:
-            return ORG_AUDIT_SENTENCE
-        return None
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        wanted = self._wanted(ctx, snapshot)
+        out = []
+        if AUDIT_BYPASS in wanted and snapshot["bypass"] is True:
+            out.append("the account's mailbox audit bypass")
+        if ORG_AUDIT_DISABLED in wanted and snapshot["orgAuditDisabled"] is True:
+            out.append(ORG_AUDIT_NAME)
+        return tuple(out)
 
     def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
         return after["bypass"] is not True

@@ -87,15 +87,15 @@ async def execute_one(action: Action, ctx: ActionContext, snapshot: dict[str, An
     except Refused as refusal:
         applied_(False)
         return _result(action, ActionStatus.REFUSED, verified=False, detail=refusal.sentence)
-    left = action.unaddressed(ctx, snapshot)
     if not action.plan(ctx, snapshot):
-        if left:
-            # Something flagged is still there and this action cannot reach it: not "nothing to do".
-            applied_(False)
-            return _result(action, ActionStatus.FAILED, verified=False, detail=left)
-        # The snapshot just read shows the wanted state: that read is the verification.
+        # The snapshot just read shows the wanted state: that read is the verification. Skipped only when
+        # none of the flagged objects exist any more; one the action has no write for is a failure.
         verified = action.satisfied(ctx, snapshot, snapshot)
-        applied_(verified)
+        left = action.remaining(ctx, snapshot)
+        applied_(verified and not left)
+        if left:
+            return _result(action, ActionStatus.FAILED, verified=False,
+                           detail=f"{action.title} has no way to remove {_names(left)}; it is still there.")
         return _result(action, ActionStatus.SKIPPED, verified=verified, detail=action.nothing_to_do)
     try:
         applied = await action.apply(ctx, snapshot)
@@ -104,16 +104,22 @@ async def execute_one(action: Action, ctx: ActionContext, snapshot: dict[str, An
         raise
     applied_(applied.error is None)
     if applied.error is not None:
-        return _result(action, ActionStatus.FAILED, verified=False, detail=applied.error.sentence, applied=applied)
+        status = ActionStatus.PARTIAL if applied.landed else ActionStatus.FAILED
+        return _result(action, status, verified=False, detail=applied.error.sentence, applied=applied)
     try:
-        verified = await action.verify(ctx, snapshot)
+        verified, left = await action.read_back(ctx, snapshot)
     except TenantError as exc:
         return _result(action, ActionStatus.SUCCEEDED, verified=False, applied=applied,
                        detail=f"{action.done_sentence} Could not read it back: {exc.sentence}")
-    detail = action.done_sentence if verified else f"{action.done_sentence} The read-back does not show it yet."
     if left:
-        return _result(action, ActionStatus.PARTIAL, verified=verified, detail=f"{detail} {left}", applied=applied)
+        return _result(action, ActionStatus.PARTIAL, verified=False, applied=applied,
+                       detail=f"The read-back still shows {_names(left)}.")
+    detail = action.done_sentence if verified else f"{action.done_sentence} The read-back does not show it yet."
     return _result(action, ActionStatus.SUCCEEDED, verified=verified, detail=detail, applied=applied)
+
+
+def _names(items: Sequence[str]) -> str:
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
 
 
 def _recorder(journal: RunJournal, *, actor: Actor, approver: Actor | None, incident: Incident,

@@ -26,7 +26,8 @@ from services.store.scrub import scrub
 from services.vocabulary import ActionId, ActionResult, Actor
 
 UNBLOCK_DEPENDENCIES = (ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
-_FINAL_RESULT_STATES = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED, RequestState.REFUSED}
+_FINAL_RESULT_STATES = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED, RequestState.REFUSED,
+                        RequestState.PARTIAL}
 _TITLES = {ActionId.RESET_PASSWORD: "the password has not been reset",
            ActionId.REVOKE_SESSIONS: "sessions have not been revoked"}
 

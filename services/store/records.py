@@ -28,6 +28,7 @@ class RequestState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    PARTIAL = "partial"  # some flagged objects addressed, others remain (services.vocabulary.ActionStatus)
     REFUSED = "refused"
     EXPIRED = "expired"
     REJECTED = "rejected"
