@@ -6,6 +6,11 @@ ExchangeOnlineManagement v3 module calls `POST {exchange}/adminapi/beta/{tenantI
 with `{"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}`; that is what this module does.
 Microsoft may change it without notice, so it is isolated here: nothing else in Contain knows the
 wire format, and a change means editing this file only.
+
+What the module does as Exchange does: a cmdlet about one mailbox is anchored on it (`X-AnchorMailbox:
+UPN:<mailbox>`, else the organisation's system mailbox); a failure's sentence is read from
+`error.details[].message`, else `error.innererror.internalexception.message`, else `error.message`; a
+cmdlet outside the app's Exchange roles is "not recognized", which becomes PermissionDenied naming the role.
 """
 
 from __future__ import annotations
