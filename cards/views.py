@@ -14,7 +14,7 @@ from services.vocabulary import ActionId, Actor, Impact
 
 
 class LineState(StrEnum):
-    """Where one action of a run stands; the last four mirror ActionStatus."""
+    """Where one action of a run stands; succeeded to refused mirror ActionStatus."""
 
     QUEUED = "queued"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -22,6 +22,7 @@ class LineState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     SKIPPED = "skipped"
+    PARTIAL = "partial"
     REFUSED = "refused"
     EXPIRED = "expired"
     REJECTED = "rejected"
@@ -33,6 +34,7 @@ FINAL_STATES = frozenset(
         LineState.SUCCEEDED,
         LineState.FAILED,
         LineState.SKIPPED,
+        LineState.PARTIAL,
         LineState.REFUSED,
         LineState.EXPIRED,
         LineState.REJECTED,
