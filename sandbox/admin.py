@@ -102,12 +102,14 @@ async def app_permissions(request: web.Request) -> web.Response:
     if app is None:
         return _problem("No such app.", 404)
     body = await _json(request)
-    for key, field in (("remove", "permissions"), ("removeRoles", "directoryRoles")):
+    for key, field in (("remove", "permissions"), ("removeRoles", "directoryRoles"),
+                       ("removeExchangeRoles", "exchangeRoles")):
         app[field] = [p for p in app.get(field, []) if p not in set(body.get(key, []))]
-    for key, field in (("add", "permissions"), ("addRoles", "directoryRoles")):
+    for key, field in (("add", "permissions"), ("addRoles", "directoryRoles"), ("addExchangeRoles", "exchangeRoles")):
         app[field] = [*app.get(field, []), *[p for p in body.get(key, []) if p not in app.get(field, [])]]
     server.state.save()
-    return web.json_response({"permissions": app["permissions"], "directoryRoles": app.get("directoryRoles", [])})
+    return web.json_response({"permissions": app["permissions"], "directoryRoles": app.get("directoryRoles", []),
+                              "exchangeRoles": app.get("exchangeRoles", [])})
 
 
 async def app_certificates(request: web.Request) -> web.Response:

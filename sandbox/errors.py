@@ -7,6 +7,7 @@ Handlers raise these exceptions; the app turns them into responses with the requ
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 
@@ -50,12 +51,27 @@ def graph_error_body(err: GraphError, *, date: str, request_id: str, client_requ
                       "innerError": {"date": date, "request-id": request_id, "client-request-id": client_request_id}}}
 
 
+# Errors the PowerShell parameter binder or command lookup raises before the cmdlet runs: Exchange's REST
+# front end reports them without `details`, only in `innererror.internalexception`.
+_BINDER_ERRORS = ("ParameterBinding", "CommandNotFoundException", "InvalidRequestException",
+                  "InvalidAnchorMailboxException")
+
+
 def exo_error_body(err: ExoError, *, request_id: str) -> dict[str, Any]:
+    """As InvokeCommand answers: a generic top-level message; the cmdlet's own sentence in `details` as
+    `Ex<hash>|<.NET type>|<sentence>` for errors the cmdlet raised, and always in
+    `innererror.internalexception`."""
     code = "NotFound" if err.status == 404 else "BadRequest"
-    return {"error": {
+    kind = f"Microsoft.Exchange.Configuration.Tasks.{err.kind}"
+    body: dict[str, Any] = {
         "code": code,
-        "message": err.message,
-        "details": [{"code": err.kind, "target": "", "message": err.message}],
-        "innererror": {"message": err.message, "type": f"Microsoft.Exchange.Configuration.Tasks.{err.kind}",
-                       "stacktrace": "", "request-id": request_id},
-    }}
+        "message": "Error executing request. " if err.status >= 400 else err.message,
+        "innererror": {"message": "Error executing request. ",
+                       "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException", "stacktrace": "",
+                       "request-id": request_id,
+                       "internalexception": {"message": err.message, "type": kind, "stacktrace": ""}},
+    }
+    if not err.kind.startswith(_BINDER_ERRORS):
+        tag = f"Ex{zlib.crc32(err.kind.encode()) % 0xFFFFFF:06X}"
+        body["details"] = [{"code": "Context", "target": "", "message": f"{tag}|{kind}|{err.message}"}]
+    return {"error": body}

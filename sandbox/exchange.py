@@ -24,6 +24,61 @@ if TYPE_CHECKING:
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 
 
+# Exchange management roles the sandbox knows, with the cmdlets of each that it answers. Entra's Exchange
+# Administrator role holds them all; Exchange Recipient Administrator holds the recipient ones.
+ROLE_CMDLETS: dict[str, frozenset[str]] = {
+    "Mail Recipients": frozenset({
+        "Get-Mailbox", "Set-Mailbox", "Get-CASMailbox", "Set-CASMailbox", "Get-InboxRule", "Disable-InboxRule",
+        "Enable-InboxRule", "Remove-InboxRule", "Get-MailboxPermission", "Remove-MailboxPermission",
+        "Get-RecipientPermission", "Remove-RecipientPermission", "Get-Recipient", "Get-MailContact"}),
+    "View-Only Recipients": frozenset({"Get-Mailbox", "Get-CASMailbox", "Get-InboxRule", "Get-MailboxPermission",
+                                       "Get-RecipientPermission", "Get-Recipient", "Get-MailContact"}),
+    "Transport Hygiene": frozenset({"Get-BlockedSenderAddress", "Remove-BlockedSenderAddress"}),
+    "View-Only Configuration": frozenset({"Get-OrganizationConfig"}),
+    "Organization Configuration": frozenset({"Get-OrganizationConfig"}),
+    "Audit Logs": frozenset({"Get-MailboxAuditBypassAssociation", "Set-MailboxAuditBypassAssociation"}),
+    "View-Only Audit Logs": frozenset({"Get-MailboxAuditBypassAssociation"}),
+}
+ENTRA_ROLES: dict[str, tuple[str, ...]] = {
+    "Exchange Administrator": tuple(ROLE_CMDLETS),
+    "Exchange Recipient Administrator": ("Mail Recipients",),
+}
+
+
+def app_roles(app: dict[str, Any] | None) -> set[str]:
+    """The Exchange management roles an app holds: assigned to its service principal in Exchange, or
+    through an Entra role."""
+    if app is None:
+        return set()
+    roles = set(app.get("exchangeRoles", []))
+    for entra in app.get("directoryRoles", []):
+        roles.update(ENTRA_ROLES.get(entra, ()))
+    return roles
+
+
+def cmdlet_allowed(cmdlet: str, roles: set[str]) -> bool:
+    return any(cmdlet in ROLE_CMDLETS.get(role, ()) for role in roles)
+
+
+def check_anchor(anchor: str, tenant_names: set[str]) -> str | None:
+    """None when Exchange accepts the X-AnchorMailbox header, else its sentence. Accepted: the
+    organisation's system mailbox `APP:SystemMailbox{...}@<tenant id or domain>`, or a mailbox as
+    `UPN:<address>` / `SMTP:<address>` in one of the tenant's domains."""
+    prefix, _, rest = anchor.partition(":")
+    kind = prefix.upper()
+    if kind == "APP":
+        ok = rest.lower() in {f"{SYSTEM_MAILBOX}@{n}".lower() for n in tenant_names}
+    elif kind in ("UPN", "SMTP"):
+        local, _, domain = rest.rpartition("@")
+        ok = bool(local) and " " not in rest and domain.lower() in tenant_names
+    else:
+        ok = False
+    if ok:
+        return None
+    return ("The X-AnchorMailbox header is missing or invalid; it must be APP:" + SYSTEM_MAILBOX
+            + "@<tenant id or domain>, or UPN:/SMTP: followed by a mailbox address in the organisation.")
+
+
 def cmdlet_name(body: bytes) -> str:
     """The cmdlet a request asks for, for route labels and fault rules ("?" if the body is unreadable)."""
     try:
@@ -47,10 +102,9 @@ async def invoke_command(request: web.Request) -> web.Response:
         raise ExoError(403, "UnauthorizedAccessException", "The role assigned to application "
                        f"{claims.get('appid')} isn't supported in this scenario. Check the Exchange.ManageAsApp "
                        "permission and the app's Exchange role assignment.")
-    anchor = request.headers.get("X-AnchorMailbox", "")
-    if anchor.lower() not in {f"app:{SYSTEM_MAILBOX}@{n}".lower() for n in server.state.tenant_names()}:
-        raise ExoError(400, "InvalidAnchorMailboxException", "The X-AnchorMailbox header is missing or invalid; it "
-                       f"must be APP:{SYSTEM_MAILBOX}@<tenant id or domain>.")
+    anchor_error = check_anchor(request.headers.get("X-AnchorMailbox", ""), server.state.tenant_names())
+    if anchor_error:
+        raise ExoError(400, "InvalidAnchorMailboxException", anchor_error)
     try:
         data = json.loads(await request.read() or b"null")
         cmd_input = data["CmdletInput"]
@@ -62,7 +116,8 @@ async def invoke_command(request: web.Request) -> web.Response:
         raise ExoError(400, "InvalidRequestException", "The request body must be "
                        "{\"CmdletInput\": {\"CmdletName\": ..., \"Parameters\": {...}}}.") from None
     cmd = CMDLETS.get(name.lower())
-    if cmd is None:
+    # Exchange builds the app's session from its management roles: a cmdlet outside them does not exist there.
+    if cmd is None or not cmdlet_allowed(cmd.name, app_roles(server.state.app(str(claims.get("appid"))))):
         raise ExoError(400, "CommandNotFoundException", f"The term '{name}' is not recognized as a name of a "
                        "cmdlet, function, script file, or executable program.")
     bound = bind(cmd, params)

@@ -79,6 +79,58 @@ def bind(c: Cmdlet, raw: dict[str, Any]) -> dict[str, Any]:
     return bound
 
 
+def contacts(state: TenantState) -> list[dict[str, Any]]:
+    """Mail contacts and mail users: recipients with an external address and no mailbox here."""
+    return state.data.setdefault("mailContacts", [])
+
+
+def recipient(ctx: Ctx, identity: Any) -> dict[str, Any] | None:
+    """Get-Recipient's view of an identity (name, alias, address, display name, object id or GUID): a
+    mailbox, a mail contact or a mail user; None when Exchange knows no such recipient."""
+    key = str(identity or "").strip()
+    if key.lower().startswith("smtp:"):
+        key = key[5:]
+    low = key.lower()
+    if not low:
+        return None
+    user = ctx.state.find_recipient(key)
+    mb = ctx.state.mailbox(user["id"]) if user else None
+    if user is not None and mb is not None:
+        address = user.get("mail") or user["userPrincipalName"]
+        return {"Identity": mb["alias"], "Name": mb["alias"], "Alias": mb["alias"], "DisplayName": user["displayName"],
+                "RecipientType": "UserMailbox", "RecipientTypeDetails": "UserMailbox",
+                "PrimarySmtpAddress": address, "ExternalEmailAddress": None, "EmailAddresses": [f"SMTP:{address}"],
+                "ExternalDirectoryObjectId": user["id"], "Guid": mb["guid"]}
+    for c in contacts(ctx.state):
+        names = {str(c.get(k) or "").lower() for k in ("id", "name", "alias", "displayName", "externalEmailAddress")}
+        if low in names:
+            kind = c.get("recipientTypeDetails", "MailContact")
+            external = c["externalEmailAddress"]
+            return {"Identity": c["name"], "Name": c["name"], "Alias": c.get("alias") or c["name"],
+                    "DisplayName": c.get("displayName") or c["name"],
+                    "RecipientType": "MailUser" if kind == "MailUser" else "MailContact", "RecipientTypeDetails": kind,
+                    "PrimarySmtpAddress": external, "ExternalEmailAddress": f"SMTP:{external}",
+                    "EmailAddresses": [f"SMTP:{external}"], "ExternalDirectoryObjectId": c.get("id"),
+                    "Guid": c.get("guid") or c.get("id")}
+    return None
+
+
+def recipient_name(ctx: Ctx, identity: Any) -> str:
+    """The Name Exchange stores for a recipient-valued property (ForwardingAddress, GrantSendOnBehalfTo)."""
+    found = recipient(ctx, identity)
+    if found is None:
+        raise ctx.not_found(str(identity))
+    return str(found["Name"])
+
+
+def _shown(ctx: Ctx, stored: Any) -> str | None:
+    """How Get-Mailbox shows a stored recipient reference: the recipient's Name (not an address)."""
+    if not stored:
+        return None
+    found = recipient(ctx, stored)
+    return str(found["Name"]) if found else str(stored)
+
+
 def _bool(params: dict[str, Any], name: str) -> bool | None:
     if name not in params:
         return None
@@ -110,8 +162,9 @@ def mailbox_view(ctx: Ctx, user: dict[str, Any], mb: dict[str, Any]) -> dict[str
         "RecipientType": "UserMailbox", "RecipientTypeDetails": "UserMailbox",
         "EmailAddresses": [f"SMTP:{user.get('mail') or upn}"],
         "ForwardingSmtpAddress": f"smtp:{mb['forwardingSmtpAddress']}" if mb["forwardingSmtpAddress"] else None,
-        "ForwardingAddress": mb["forwardingAddress"], "DeliverToMailboxAndForward": mb["deliverToMailboxAndForward"],
-        "GrantSendOnBehalfTo": list(mb["grantSendOnBehalfTo"]), "AuditEnabled": mb["auditEnabled"],
+        "ForwardingAddress": _shown(ctx, mb["forwardingAddress"]),
+        "DeliverToMailboxAndForward": mb["deliverToMailboxAndForward"],
+        "GrantSendOnBehalfTo": [_shown(ctx, v) for v in mb["grantSendOnBehalfTo"]], "AuditEnabled": mb["auditEnabled"],
         "AuditLogAgeLimit": "90.00:00:00", "AccountDisabled": not user.get("accountEnabled", True),
         "IsMailboxEnabled": True, "WhenCreated": user.get("createdDateTime"),
     }
@@ -143,12 +196,7 @@ def set_mailbox(ctx: Ctx, p: dict[str, Any]) -> Result:
         changes["forwardingSmtpAddress"] = _smtp(p["ForwardingSmtpAddress"], "ForwardingSmtpAddress")
     if "ForwardingAddress" in p:
         target = p["ForwardingAddress"]
-        if target not in (None, ""):
-            recipient = ctx.state.find_recipient(str(target))
-            if recipient is None:
-                raise ctx.not_found(str(target))
-            target = recipient["userPrincipalName"]
-        changes["forwardingAddress"] = target or None
+        changes["forwardingAddress"] = recipient_name(ctx, target) if target not in (None, "") else None
     for name, key in (("DeliverToMailboxAndForward", "deliverToMailboxAndForward"), ("AuditEnabled", "auditEnabled")):
         value = _bool(p, name)
         if value is not None:
@@ -160,38 +208,56 @@ def set_mailbox(ctx: Ctx, p: dict[str, Any]) -> Result:
     return [], [], user["id"]
 
 
-def _multivalue(ctx: Ctx, current: list[str], value: Any) -> list[str]:
-    """PowerShell multi-valued syntax: null clears, a list replaces, {"Add": [...], "Remove": [...]} edits."""
+GENERIC_HASHTABLE = "#Exchange.GenericHashTable"
+
+
+def _multivalue(ctx: Ctx, current: list[str], value: Any, name: str = "GrantSendOnBehalfTo") -> list[str]:
+    """A multi-valued recipient parameter over InvokeCommand: null clears, a list replaces, and an edit is a
+    hashtable typed `{"@odata.type": "#Exchange.GenericHashTable", "Add": [...], "Remove": [...]}`. A bare
+    JSON object is a dictionary the binder cannot convert, as Exchange answers."""
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list):
-        return [_recipient_name(ctx, v) for v in value]
-    if isinstance(value, dict):
-        lowered = {k.lower(): v for k, v in value.items()}
+        return [recipient_name(ctx, v) for v in value]
+    if isinstance(value, dict) and value.get("@odata.type") == GENERIC_HASHTABLE:
+        lowered = {k.lower(): v for k, v in value.items() if k != "@odata.type"}
+        unknown = set(lowered) - {"add", "remove"}
+        if unknown:
+            raise ExoError(400, "ParameterBindingArgumentTransformationException", f"Cannot process argument "
+                           f"transformation on parameter '{name}'. The hashtable key '{sorted(unknown)[0]}' isn't "
+                           "valid; use Add or Remove.")
         result = list(current)
         for v in _as_list(lowered.get("add")):
-            name = _recipient_name(ctx, v)
-            if name not in result:
-                result.append(name)
+            entry = recipient_name(ctx, v)
+            if entry.lower() not in (r.lower() for r in result):
+                result.append(entry)
         for v in _as_list(lowered.get("remove")):
-            name = _recipient_name(ctx, v)
-            result = [r for r in result if r.lower() != name.lower()]
+            entry = recipient_name(ctx, v)
+            result = [r for r in result if _shown(ctx, r) is None or str(_shown(ctx, r)).lower() != entry.lower()]
         return result
-    raise ExoError(400, "ParameterBindingArgumentTransformationException", "Cannot process argument transformation "
-                   "on parameter 'GrantSendOnBehalfTo'.")
+    raise ExoError(400, "ParameterBindingArgumentTransformationException", f"Cannot process argument transformation "
+                   f"on parameter '{name}'. Cannot convert the \"System.Collections.Generic.Dictionary`2"
+                   "[System.String,System.Object]\" value of type \"System.Collections.Generic.Dictionary`2\" to "
+                   "type \"Microsoft.Exchange.Data.MultiValuedProperty`1[Microsoft.Exchange.Configuration.Tasks."
+                   "ModernGroupMembersOrRecipientIdParameter]\".")
 
 
 def _as_list(value: Any) -> list[Any]:
     return [] if value is None else value if isinstance(value, list) else [value]
 
 
-def _recipient_name(ctx: Ctx, value: Any) -> str:
-    user = ctx.state.find_recipient(str(value))
-    if user is None:
-        raise ctx.not_found(str(value))
-    return str(user["userPrincipalName"])
+@cmdlet("Get-Recipient", ("Identity", "ResultSize", "RecipientTypeDetails"))
+def get_recipient(ctx: Ctx, p: dict[str, Any]) -> Result:
+    if p.get("Identity") is not None:
+        found = recipient(ctx, p["Identity"])
+        if found is None:
+            raise ctx.not_found(str(p["Identity"]))
+        return [found], [], None
+    out = [recipient(ctx, u["id"]) for u in ctx.state.users if ctx.state.mailbox(u["id"])]
+    out += [recipient(ctx, c["name"]) for c in contacts(ctx.state)]
+    return [r for r in out if r is not None], [], None
 
 
 @cmdlet("Get-CASMailbox", ("Identity", "ResultSize"))
@@ -238,6 +304,15 @@ def get_bypass(ctx: Ctx, p: dict[str, Any]) -> Result:
         (u, ctx.state.mailbox(u["id"])) for u in ctx.state.users if ctx.state.mailbox(u["id"])]
     return [{"Identity": mb["alias"], "Name": mb["alias"], "AuditBypassEnabled": mb["auditBypassEnabled"]}  # type: ignore[index]
             for _, mb in pairs], [], None
+
+
+@cmdlet("Set-MailboxAuditBypassAssociation", ("Identity", "AuditBypassEnabled"), write=True,
+        required=("Identity", "AuditBypassEnabled"))
+def set_bypass(ctx: Ctx, p: dict[str, Any]) -> Result:
+    user, mb = ctx.user(p["Identity"])
+    mb["auditBypassEnabled"] = _bool(p, "AuditBypassEnabled")
+    _audit(ctx, user, "Set-MailboxAuditBypassAssociation", p)
+    return [], [], user["id"]
 
 
 @cmdlet("Get-BlockedSenderAddress", ("SenderAddress",))

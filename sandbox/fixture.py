@@ -84,7 +84,7 @@ def load_fixture(raw: dict[str, Any], *, now: datetime | None = None) -> dict[st
         "servicePrincipals": fx.get("servicePrincipals", []),
         "oauth2PermissionGrants": fx.get("oauth2PermissionGrants", []),
         "signIns": list(fx.get("signIns", [])), "riskyUsers": [], "authenticationMethods": {}, "mailboxes": {},
-        "blockedSenders": fx.get("blockedSenders", []),
+        "blockedSenders": fx.get("blockedSenders", []), "mailContacts": fx.get("mailContacts", []),
         "organizationConfig": {"AuditDisabled": False, **fx.get("organizationConfig", {})},
         "alerts": fx.get("alerts", []), "auditRecords": list(fx.get("auditRecords", [])), "auditQueries": [],
         "directoryAudits": [], "signInPreferences": {},
@@ -175,9 +175,17 @@ def _directory_audit(state: dict[str, Any], user: dict[str, Any], i: int, event:
     }
 
 
+# Rules Exchange keeps in every mailbox for itself: hidden, listed only by Get-InboxRule -IncludeHidden.
+JUNK_RULE = {"name": "Junk E-Mail Rule", "hidden": True, "system": True}
+# Automatic replies (out of office) are rules too, named Microsoft.Exchange.OOF.*, while they are set up.
+OOF_RULES = ({"name": "Microsoft.Exchange.OOF.KnownSenders.Template", "hidden": True, "system": True},
+             {"name": "Microsoft.Exchange.OOF.AllExternalSenders.Template", "hidden": True, "system": True})
+
+
 def _mailbox(uid: str, upn: str, mb: dict[str, Any]) -> dict[str, Any]:
     rules = []
-    for i, rule in enumerate(mb.get("inboxRules", [])):
+    system = [JUNK_RULE, *(OOF_RULES if mb.get("automaticReplies") else ())]
+    for i, rule in enumerate([*mb.get("inboxRules", []), *system]):
         rules.append({"id": rule.get("id") or f"AQAAA{i:03d}=", "ruleIdentity": str(rule.get("ruleIdentity", 1000 + i)),
                       "name": rule["name"], "enabled": rule.get("enabled", True), "hidden": rule.get("hidden", False),
                       "priority": rule.get("priority", i + 1), "conditions": rule.get("conditions", {}),
@@ -189,7 +197,8 @@ def _mailbox(uid: str, upn: str, mb: dict[str, Any]) -> dict[str, Any]:
         "guid": mb.get("guid", str(uuid.uuid5(_NS, f"mailbox/{uid}"))),
         "forwardingSmtpAddress": mb.get("forwardingSmtpAddress"), "forwardingAddress": mb.get("forwardingAddress"),
         "deliverToMailboxAndForward": mb.get("deliverToMailboxAndForward", False),
-        "auditEnabled": mb.get("auditEnabled", True), "auditBypassEnabled": mb.get("auditBypassEnabled", False),
+        # Auditing on by default (every tenant since 2019) leaves AuditEnabled False: it means nothing then.
+        "auditEnabled": mb.get("auditEnabled", False), "auditBypassEnabled": mb.get("auditBypassEnabled", False),
         "grantSendOnBehalfTo": mb.get("grantSendOnBehalfTo", []),
         "fullAccess": [{"user": u, "inheritanceType": "All", "deny": False} for u in mb.get("fullAccess", [])],
         "sendAs": [{"trustee": t} for t in mb.get("sendAs", [])],

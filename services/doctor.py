@@ -27,6 +27,7 @@ from services.store.db import MIGRATIONS_DIR, Store
 from services.tenant.auth import EXCHANGE_SCOPE, GRAPH_SCOPE
 from services.tenant.base import config
 from services.tenant.errors import LicenceRequired, NotFoundError, PermissionDenied, TenantError, from_graph_exception
+from services.tenant.exchange import CMDLET_ROLES
 from services.tenant.facade import Tenant
 from services.vocabulary import UserRef
 
@@ -37,6 +38,27 @@ NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"
 NOBODY = UserRef(id=NO_SUCH_ID, user_principal_name="", display_name="", account_enabled=False)
 EXCHANGE_ROLE_FIX = ("grant the application permission Exchange.ManageAsApp with admin consent and give the app an "
                      "Exchange role as in docs/permissions.md (Exchange RBAC for the app).")
+# One harmless cmdlet per Exchange management role Contain needs: Exchange answers a cmdlet outside the app's
+# roles as "not recognized", so each probe tells whether its role is assigned.
+async def _no_such(read: Awaitable[Any]) -> Any:
+    # Reading an object that does not exist is harmless, and a 404 still proves the cmdlet was allowed.
+    try:
+        return await read
+    except NotFoundError:
+        return None
+
+
+EXCHANGE_PROBES: dict[str, Callable[[Tenant, UserRef], Awaitable[Any]]] = {
+    "Get-Recipient": lambda t, u: t.get_recipient(identity=NO_SUCH_ID),
+    "Get-BlockedSenderAddress": lambda t, u: t.list_blocked_senders(),
+    "Get-OrganizationConfig": lambda t, u: t.get_organization_config(),
+    "Get-MailboxAuditBypassAssociation": lambda t, u: _no_such(t.get_audit_bypass(mailbox=NO_SUCH_ID)),
+}
+
+
+def role_fix(role: str) -> str:
+    return (f"assign the app the Exchange role {role} (docs/permissions.md, Exchange RBAC for the app); assignments "
+            "can take an hour to apply.")
 
 
 class Tokens(Protocol):
@@ -88,6 +110,7 @@ class Area:
     fix: str | None = None  # when a 403 needs more than a permission (Exchange roles)
     needs_user: bool = True  # reads about one account wait for the Users check to pick one
     exchange: bool = False  # needs the Exchange Online token rather than the Graph one
+    role: str | None = None  # the Exchange management role the read needs
 
     @property
     def what(self) -> str:
@@ -162,8 +185,9 @@ def areas(responders_group_id: str | None) -> tuple[Area, ...]:
         Area("Alerts", "SecurityAlert.Read.All", _alerts, needs_user=False),
         Area("Group membership", "GroupMember.Read.All",
              lambda t, u: t.is_member_of_group(user_id=u.id, group_id=group)),
-        Area("Exchange Online", "Exchange.ManageAsApp + Exchange role", lambda t, u: t.get_organization_config(),
-             fix=EXCHANGE_ROLE_FIX, needs_user=False, exchange=True),
+        *(Area(f"Exchange Online, {CMDLET_ROLES[cmdlet]} role ({cmdlet})",
+               f"Exchange.ManageAsApp + {CMDLET_ROLES[cmdlet]}", read, fix=EXCHANGE_ROLE_FIX, needs_user=False,
+               exchange=True, role=CMDLET_ROLES[cmdlet]) for cmdlet, read in EXCHANGE_PROBES.items()),
     )
 
 
@@ -178,6 +202,9 @@ def _denied(area: Area, exc: PermissionDenied) -> Check:
     if exc.permission and _family(exc.permission) != _family(area.permission) and area.fix is None:
         permission = exc.permission
     what = f"{area.title} ({permission})"
+    if area.role and exc.permission and exc.permission.startswith("the Exchange role"):
+        # Signed in to Exchange, but the cmdlet is not in the app's roles.
+        return Check(what, False, role_fix(area.role), exc.sentence)
     return Check(what, False, area.fix or grant(permission), exc.sentence)
 
 

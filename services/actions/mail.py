@@ -9,7 +9,7 @@ from typing import Any
 
 from services.actions import reads
 from services.actions.base import Action, ActionContext, Write
-from services.findings.mail import delegate_findings, rule_findings
+from services.findings.mail import delegate_findings, delegate_key, rule_findings
 from services.tenant.mail import exchange_rule, graph_rule
 from services.tenant.models import InboxRule, Mailbox, MailboxPermission, RecipientPermission
 from services.vocabulary import ActionId
@@ -18,6 +18,12 @@ from services.vocabulary import ActionId
 def _rules(snapshot: dict[str, Any]) -> tuple[tuple[InboxRule, ...], tuple[InboxRule, ...]]:
     return (tuple(graph_rule(r) for r in snapshot["graphRules"]),
             tuple(exchange_rule(r) for r in snapshot["exchangeRules"]))
+
+
+def _flagged(ctx: ActionContext, action: ActionId) -> set[str] | None:
+    """What the findings flagged for `action`, compared without case (Exchange identities ignore it)."""
+    flagged = ctx.targets(action)
+    return None if flagged is None else {t.lower() for t in flagged}
 
 
 class DisableInboxRules(Action):
@@ -34,17 +40,24 @@ class DisableInboxRules(Action):
         return {"graphRules": [r.raw for r in graph], "exchangeRules": [r.raw for r in exchange],
                 "domains": list(domains)}
 
-    def targets(self, snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """Suspicious enabled rules by key: how to reach each (Graph id, or Exchange identity)."""
+    def targets(self, ctx: ActionContext, snapshot: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The rules to turn off, by key (services.findings.mail.rule_key): those the findings flagged that
+        still exist, or, asked for directly, every suspicious enabled rule."""
         graph, exchange = _rules(snapshot)
+        flagged = _flagged(ctx, self.id)
+        if flagged is not None:
+            every: dict[str, dict[str, Any]] = {f"graph:{r.id}": {"via": "graph", "id": r.id, "name": r.name}
+                                                for r in graph}
+            every.update({f"exchange:{r.id}": {"via": "exchange", "id": r.id, "name": r.name,
+                                               "hidden": not any(g.name.lower() == r.name.lower() for g in graph)}
+                          for r in exchange})
+            return {k: t for k, t in every.items() if k.lower() in flagged}
         out: dict[str, dict[str, Any]] = {}
         for finding in rule_findings(graph, exchange, domains=tuple(snapshot["domains"])):
             d = finding.details
-            if d.get("ruleId") and not d.get("hidden"):
-                out[f"graph:{d['ruleId']}"] = {"via": "graph", "id": d["ruleId"], "name": d["name"]}
-            elif d.get("exchangeIdentity"):
-                out[f"exchange:{d['exchangeIdentity']}"] = {"via": "exchange", "id": d["exchangeIdentity"],
-                                                           "name": d["name"], "hidden": bool(d.get("hidden"))}
+            for key in finding.targets:
+                via, _, rid = key.partition(":")
+                out[key] = {"via": via, "id": rid, "name": d["name"], "hidden": bool(d.get("hidden"))}
         return out
 
     def _write(self, ctx: ActionContext, key: str, target: dict[str, Any], enabled: bool) -> Write:
@@ -66,7 +79,8 @@ class DisableInboxRules(Action):
         return Write(key=key, summary=f'{verb}{hidden} inbox rule "{target["name"]}" through Exchange.', send=send_exo)
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
-        return [self._write(ctx, key, t, False) for key, t in self.targets(snapshot).items()]
+        return [self._write(ctx, key, t, False) for key, t in self.targets(ctx, snapshot).items()
+                if self._enabled(snapshot, t) is not False]
 
     def _enabled(self, snapshot: dict[str, Any], target: dict[str, Any]) -> bool | None:
         graph, exchange = _rules(snapshot)
@@ -76,12 +90,18 @@ class DisableInboxRules(Action):
 
     def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
         # Each rule disabled in the fresh read (a rule deleted meanwhile is no threat either).
-        wanted = self.targets(before) if before else {}
+        wanted = self.targets(ctx, before) if before else {}
         return all(self._enabled(after, t) is not True for t in wanted.values()) and not self.plan(ctx, after)
 
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        if ctx.targets(self.id) is None:
+            return ()
+        return tuple(f'inbox rule "{t["name"]}"' for t in self.targets(ctx, snapshot).values()
+                     if self._enabled(snapshot, t) is True)
+
     def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
-        return [self._write(ctx, key, t, True) for key, t in self.targets(before).items()
-                if self._enabled(now, t) is False]
+        return [self._write(ctx, key, t, True) for key, t in self.targets(ctx, before).items()
+                if self._enabled(before, t) is True and self._enabled(now, t) is False]
 
 
 def _mailbox_snapshot(mb: Mailbox | None) -> dict[str, Any]:
@@ -113,16 +133,40 @@ class RemoveForwarding(Action):
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         mb = snapshot["mailbox"]
-        if mb is None or not (mb["forwardingSmtpAddress"] or mb["forwardingAddress"]
-                              or mb["deliverToMailboxAndForward"]):
+        if mb is None:
             return []
+        smtp, recipient = _bare(mb["forwardingSmtpAddress"]), mb["forwardingAddress"] or None
+        flagged = _flagged(ctx, self.id)
+        if flagged is None:  # asked for directly: all forwarding goes
+            if not (smtp or recipient or mb["deliverToMailboxAndForward"]):
+                return []
+            clear = {"ForwardingSmtpAddress": None, "ForwardingAddress": None}
+        else:  # exactly what the findings flagged, while it is still set
+            clear = {}
+            if smtp and f"smtp:{smtp}".lower() in flagged:
+                clear["ForwardingSmtpAddress"] = None
+            if recipient and f"recipient:{recipient}".lower() in flagged:
+                clear["ForwardingAddress"] = None
+            if not clear:
+                return []
+        left = (smtp and "ForwardingSmtpAddress" not in clear) or (recipient and "ForwardingAddress" not in clear)
+        settings: dict[str, Any] = {**clear} if left else {**clear, "DeliverToMailboxAndForward": False}
         mailbox = ctx.mailbox
 
         async def send(writer: Any) -> str | None:
-            return await writer.clear_forwarding(mailbox=mailbox)  # type: ignore[no-any-return]
+            return await writer.set_mailbox(mailbox=mailbox, **settings)  # type: ignore[no-any-return]
 
-        target = _bare(mb["forwardingSmtpAddress"]) or mb["forwardingAddress"] or "nowhere"
-        return [Write(key="forwarding", summary=f"Removed mailbox forwarding to {target}.", send=send)]
+        gone = [v for k, v in (("ForwardingSmtpAddress", smtp), ("ForwardingAddress", recipient)) if k in clear and v]
+        return [Write(key="forwarding", summary=f"Removed mailbox forwarding to {', '.join(gone) or 'nowhere'}.",
+                      send=send)]
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        flagged, mb = _flagged(ctx, self.id), snapshot["mailbox"]
+        if flagged is None or mb is None:
+            return ()
+        current = [(f"smtp:{_bare(mb['forwardingSmtpAddress'])}", _bare(mb["forwardingSmtpAddress"])),
+                   (f"recipient:{mb['forwardingAddress']}", mb["forwardingAddress"])]
+        return tuple(f"forwarding to {shown}" for key, shown in current if shown and key.lower() in flagged)
 
     def undo_plan(self, ctx: ActionContext, before: dict[str, Any], now: dict[str, Any]) -> list[Write]:
         was, mb = before["mailbox"], now["mailbox"]
@@ -177,11 +221,21 @@ class RemoveDelegates(Action):
         found = delegate_findings(perms, recips, mailbox, domains=tuple(snapshot["domains"]))
         return list(found[0].details["delegates"]) if found else []
 
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        flagged = _flagged(ctx, self.id)
+        if flagged is None:
+            return ()
+        return tuple(f"{', '.join(d['accessRights'])} of {d['principal']}" for d in self.delegates(snapshot)
+                     if delegate_key(str(d["kind"]), str(d["principal"])).lower() in flagged)
+
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         mailbox = ctx.mailbox
         writes: list[Write] = []
         on_behalf: list[str] = []
+        flagged = _flagged(ctx, self.id)
         for d in self.delegates(snapshot):
+            if flagged is not None and delegate_key(str(d["kind"]), str(d["principal"])).lower() not in flagged:
+                continue  # not flagged by this incident's findings: left as it is
             who, rights = str(d["principal"]), list(d["accessRights"])
             if d["kind"] == "mailbox":
                 async def send(writer: Any, who: str = who, rights: list[str] = rights) -> str | None:

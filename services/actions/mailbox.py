@@ -3,15 +3,20 @@ auditing on, and switch off legacy protocols."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from services.actions import reads
 from services.actions.base import Action, ActionContext, Refused, Write
+from services.findings.mail import AUDIT_BYPASS, ORG_AUDIT_DISABLED
 from services.vocabulary import ActionId
 
 UNBLOCK_REFUSAL = ("Microsoft advises lifting the outbound-spam restriction only after the password is reset and "
                    "sessions are revoked; run those first or use the override.")
 UNBLOCK_NEEDS = frozenset({ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS})
+# How the organisation's switch is named in a result sentence: Contain does not change organisation-wide settings.
+ORG_AUDIT_NAME = ("mailbox auditing turned off for the whole organisation (AuditDisabled), which only an "
+                  "organisation-wide change by an Exchange administrator can undo "
+                  "(Set-OrganizationConfig -AuditDisabled $false)")
 # Protocols that authenticate with a password alone (basic auth) or that attackers use to sync mail
 # quietly; the option `legacy_protocols` may name others Set-CASMailbox knows (ews, activesync, mapi).
 DEFAULT_LEGACY = ("imap", "pop")
@@ -34,12 +39,20 @@ class UnblockSender(Action):
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
         blocked = await ctx.once("blocked_senders", lambda: ctx.tenant.list_blocked_senders())
         mine = self.addresses(ctx)
+        flagged = ctx.targets(self.id)
+        if flagged is not None:  # exactly the addresses the finding named
+            mine = {a.lower() for a in flagged}
         return {"blockedSenders": [{"senderAddress": b.sender_address, "reason": b.reason}
                                    for b in blocked if b.sender_address.lower() in mine]}
 
     def check(self, ctx: ActionContext, snapshot: dict[str, Any]) -> None:
         if not ctx.override_unblock and not UNBLOCK_NEEDS <= ctx.succeeded:
             raise Refused(UNBLOCK_REFUSAL)
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        if ctx.targets(self.id) is None:
+            return ()
+        return tuple(f"{b['senderAddress']} on the restricted senders list" for b in snapshot["blockedSenders"])
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
         writes = []
@@ -62,21 +75,44 @@ class EnableMailboxAudit(Action):
     done_sentence = "Mailbox audit logging is on."
 
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:
-        mb = await reads.mailbox(ctx)
-        return {"auditEnabled": mb.audit_enabled if mb else None}
+        # Auditing is on by default; a mailbox is unaudited through its bypass or the organisation's switch.
+        # AuditEnabled is not read: under default auditing it stays False and means nothing.
+        bypass, org = await asyncio.gather(
+            ctx.once("bypass", lambda: ctx.tenant.get_audit_bypass(mailbox=ctx.mailbox)),
+            ctx.once("org_config", lambda: ctx.tenant.get_organization_config()))
+        return {"bypass": bypass.bypass_enabled if bypass else None,
+                "orgAuditDisabled": org.audit_disabled if org else None}
+
+    def _wanted(self, ctx: ActionContext, snapshot: dict[str, Any]) -> set[str]:
+        """What to turn back on: the findings' targets, or, asked for directly, whatever is off now."""
+        flagged = ctx.targets(self.id)
+        if flagged is not None:
+            return set(flagged)
+        return {t for t, off in ((AUDIT_BYPASS, snapshot["bypass"]), (ORG_AUDIT_DISABLED, snapshot["orgAuditDisabled"]))
+                if off}
 
     def plan(self, ctx: ActionContext, snapshot: dict[str, Any]) -> list[Write]:
-        if snapshot["auditEnabled"] is not False:
+        if AUDIT_BYPASS not in self._wanted(ctx, snapshot) or snapshot["bypass"] is not True:
             return []
         mailbox = ctx.mailbox
 
         async def send(writer: Any) -> str | None:
-            return await writer.set_mailbox_audit(mailbox=mailbox, enabled=True)  # type: ignore[no-any-return]
+            return await writer.set_audit_bypass(mailbox=mailbox, enabled=False)  # type: ignore[no-any-return]
 
-        return [Write(key="audit", summary="Turned mailbox audit logging on (AuditEnabled=true).", send=send)]
+        return [Write(key="auditBypass", send=send,
+                      summary="Ended the account's mailbox audit bypass (AuditBypassEnabled=false).")]
+
+    def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        wanted = self._wanted(ctx, snapshot)
+        out = []
+        if AUDIT_BYPASS in wanted and snapshot["bypass"] is True:
+            out.append("the account's mailbox audit bypass")
+        if ORG_AUDIT_DISABLED in wanted and snapshot["orgAuditDisabled"] is True:
+            out.append(ORG_AUDIT_NAME)
+        return tuple(out)
 
     def satisfied(self, ctx: ActionContext, after: dict[str, Any], before: dict[str, Any] | None) -> bool:
-        return after["auditEnabled"] is True
+        return after["bypass"] is not True
 
 
 class DisableLegacyProtocols(Action):

@@ -3,7 +3,7 @@
     summary = await build_summary(tenant=..., store=..., incident=...)
 
 It holds the actions with their outcomes and actors (from the store), the mailbox audit state
-(organisation AuditDisabled, the mailbox's AuditEnabled, the audit bypass), the account's audit
+(organisation AuditDisabled and the audit bypass; AuditEnabled means nothing by default), the account's audit
 events of the last 7 days (services.summary.audit: slow, bounded wait) and Secure Score
 (services.summary.score). Everything is read at once; a read that fails becomes a gap sentence.
 `to_view` maps it onto the card views in cards/views.py.
@@ -52,8 +52,10 @@ class MailboxAuditState:
 
     @property
     def recording(self) -> bool:
-        """Is what happens in this mailbox being recorded?"""
-        return self.org_audit_disabled is False and self.mailbox_audit_enabled is True and self.bypass is not True
+        """Is what happens in this mailbox being recorded? Auditing is on by default (every tenant since 2019)
+        and then the mailbox's AuditEnabled stays False and means nothing: the organisation's AuditDisabled
+        and the account's audit bypass decide."""
+        return self.org_audit_disabled is False and self.bypass is False
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +151,9 @@ def to_view(summary: Summary) -> Any:
     audit = None
     if summary.mailbox_audit is not None:
         m = summary.mailbox_audit
+        unknown = m.org_audit_disabled is None or m.bypass is None
         audit = views.MailboxAuditView(org_enabled=None if m.org_audit_disabled is None else not m.org_audit_disabled,
-                                       mailbox_enabled=m.mailbox_audit_enabled, bypass=m.bypass)
+                                       mailbox_enabled=None if unknown else m.recording, bypass=m.bypass)
     events = None
     if summary.audit_events is not None:
         e = summary.audit_events

@@ -105,10 +105,29 @@ class InboxRule:
     keywords: tuple[str, ...] = ()
     hidden: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Exchange's own rules (junk mail, automatic replies `Microsoft.Exchange.OOF.*`): never a finding.
+    system: bool = False
 
     @property
     def forwards_to(self) -> tuple[str, ...]:
         return self.forward_to + self.redirect_to + self.forward_as_attachment_to
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """An Exchange recipient identity (what ForwardingAddress and GrantSendOnBehalfTo hold) as Get-Recipient
+    resolves it. `address` is where its mail goes: the external address for a mail contact or mail user.
+    `kind` is RecipientTypeDetails, None when Exchange could not resolve the identity."""
+
+    identity: str
+    kind: str | None = None
+    address: str | None = None
+    display_name: str | None = None
+
+    @property
+    def is_external_kind(self) -> bool:
+        """A contact or mail user: its mail leaves this organisation's mailboxes."""
+        return (self.kind or "") in ("MailContact", "MailUser", "GuestMailUser")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +140,9 @@ class Mailbox:
     audit_enabled: bool | None
     grant_send_on_behalf_to: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The recipient identities above, resolved with Get-Recipient (same order as grant_send_on_behalf_to).
+    forwarding_recipient: Recipient | None = None
+    send_on_behalf: tuple[Recipient, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

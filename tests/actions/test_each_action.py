@@ -39,7 +39,10 @@ CHECKS: dict[ActionId, Callable[[Any, datetime], bool]] = {
     ActionId.BLOCK_SIGNIN: lambda s, t0: _alice(s)["accountEnabled"] is False,
     ActionId.CONFIRM_COMPROMISED: lambda s, t0: s.risky_user(_alice(s)["id"])["riskState"] == "confirmedCompromised",
     ActionId.DISABLE_INBOX_RULES: lambda s, t0: {r["name"]: r["enabled"] for r in _mailbox(s)["inboxRules"]}
-    == {"Sync": False, "..": False, "RSS": False, "Newsletters": True},
+    == {"Sync": False, "..": False, "RSS": False, "Newsletters": True, "Junk E-Mail Rule": True,
+        # Exchange's automatic-reply rules stay on: turning them off would break alice's out-of-office.
+        "Microsoft.Exchange.OOF.KnownSenders.Template": True,
+        "Microsoft.Exchange.OOF.AllExternalSenders.Template": True},
     ActionId.REMOVE_FORWARDING: lambda s, t0: _mailbox(s)["forwardingSmtpAddress"] is None
     and _mailbox(s)["deliverToMailboxAndForward"] is False,
     ActionId.REMOVE_DELEGATES: lambda s, t0: not _mailbox(s)["fullAccess"] and not _mailbox(s)["sendAs"],
@@ -49,7 +52,8 @@ CHECKS: dict[ActionId, Callable[[Any, datetime], bool]] = {
                                                      if g["principalId"] == _alice(s)["id"]],
     ActionId.DISABLE_LEGACY_PROTOCOLS: lambda s, t0: _mailbox(s)["cas"]["imapEnabled"] is False
     and _mailbox(s)["cas"]["popEnabled"] is False,
-    ActionId.ENABLE_MAILBOX_AUDIT: lambda s, t0: _mailbox(s)["auditEnabled"] is True,
+    # Auditing is on by default: the bypass is what was off, and what the action ends.
+    ActionId.ENABLE_MAILBOX_AUDIT: lambda s, t0: _mailbox(s)["auditBypassEnabled"] is False,
     ActionId.UNBLOCK_SENDER: lambda s, t0: not [b for b in s.data["blockedSenders"]
                                                 if b["SenderAddress"].lower() == "alice@contoso.com"],
 }

@@ -142,6 +142,7 @@ TENANT_OPERATIONS: dict[str, Op] = {
     "list_blocked_senders": lambda t: t.list_blocked_senders(),
     "get_organization_config": lambda t: t.get_organization_config(),
     "get_audit_bypass": lambda t: t.get_audit_bypass(mailbox=ALICE_UPN),
+    "get_recipient": lambda t: t.get_recipient(identity=DELEGATE),
     "get_cas_mailbox": lambda t: t.get_cas_mailbox(mailbox=ALICE_UPN),
     "list_secure_scores": lambda t: t.list_secure_scores(),
     "list_control_profiles": lambda t: t.list_control_profiles(),
@@ -168,7 +169,7 @@ TENANT_OPERATIONS: dict[str, Op] = {
     "remove_inbox_rule_exchange": lambda t: _with_hidden(t, t.remove_inbox_rule_exchange),
     "set_mailbox": lambda t: t.set_mailbox(mailbox=ALICE_UPN, DeliverToMailboxAndForward=False),
     "clear_forwarding": lambda t: t.clear_forwarding(mailbox=ALICE_UPN),
-    "set_mailbox_audit": lambda t: t.set_mailbox_audit(mailbox=ALICE_UPN, enabled=True),
+    "set_audit_bypass": lambda t: t.set_audit_bypass(mailbox=ALICE_UPN, enabled=False),
     "remove_send_on_behalf": lambda t: t.remove_send_on_behalf(mailbox=ALICE_UPN, principals=[DELEGATE]),
     "remove_mailbox_permission": lambda t: t.remove_mailbox_permission(mailbox=ALICE_UPN, user=DELEGATE,
                                                                        access_rights=["FullAccess"]),
@@ -341,3 +342,21 @@ def test_each_sandbox_app_holds_exactly_the_documented_permissions(fixture: str)
 
     app = json.loads((DOC.parents[1] / "sandbox" / "fixtures" / fixture).read_text())["apps"][0]
     assert set(app["permissions"]) == documented_permissions(DOC.read_text())
+
+
+def documented_exchange_roles(markdown: str) -> set[str]:
+    """The roles of the summary's `Exchange management roles for the service principal (…): A, B, C.` line."""
+    text = " ".join(markdown.split())
+    found = re.search(r"Exchange management roles for the service principal \([^)]*\): ([^.]+)\.", text)
+    assert found, "docs/permissions.md lists no Exchange management roles"
+    return {r.strip() for r in found.group(1).split(",")}
+
+
+@pytest.mark.parametrize("fixture", ["contoso.json", "fabrikam.json"])
+def test_each_sandbox_app_holds_exactly_the_documented_exchange_roles(fixture: str) -> None:
+    import json
+
+    app = json.loads((DOC.parents[1] / "sandbox" / "fixtures" / fixture).read_text())["apps"][0]
+    assert set(app["exchangeRoles"]) == documented_exchange_roles(DOC.read_text())
+    from services.tenant.exchange import CMDLET_ROLES
+    assert set(CMDLET_ROLES.values()) == documented_exchange_roles(DOC.read_text())

@@ -18,7 +18,7 @@ from services.runtime import Runtime
 from services.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKS_PER_RUN = 23  # tenant, 2 tokens, users, 16 areas, responders group, channel, database
+CHECKS_PER_RUN = 26  # tenant, 2 tokens, users, 19 areas (4 of them Exchange roles), responders group, channel, database
 
 
 async def _doctor(runtime: Runtime, capsys: pytest.CaptureFixture[str], *, as_json: bool = False
@@ -69,10 +69,24 @@ async def test_exchange_without_manage_as_app_names_the_role_too(runtime: Runtim
     await _set_permissions(runtime, remove=["Exchange.ManageAsApp"])
     code, lines = await _doctor(runtime, capsys)
     assert code == 1
-    [line] = _failed(lines)
-    assert line.startswith("✗ Exchange Online (Exchange.ManageAsApp + Exchange role) — grant the application "
-                           "permission Exchange.ManageAsApp")
-    assert "Exchange RBAC" in line
+    failed = _failed(lines)
+    # One probe per Exchange role Contain needs: each fails the same way without the sign-in permission.
+    assert len(failed) == 4
+    for line in failed:
+        assert line.startswith("✗ Exchange Online, ")
+        assert "— grant the application permission Exchange.ManageAsApp" in line and "Exchange RBAC" in line
+
+
+async def test_a_missing_exchange_role_is_named_by_the_probe_of_that_role(runtime: Runtime,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # Exchange answers a cmdlet outside the app's roles as "not recognized", not 403.
+    await _set_permissions(runtime, removeExchangeRoles=["Audit Logs"])
+    code, lines = await _doctor(runtime, capsys)
+    assert code == 1
+    assert _failed(lines) == [
+        "✗ Exchange Online, Audit Logs role (Get-MailboxAuditBypassAssociation) (Exchange.ManageAsApp + Audit Logs) "
+        "— assign the app the Exchange role Audit Logs (docs/permissions.md, Exchange RBAC for the app); "
+        "assignments can take an hour to apply."]
 
 
 async def test_a_second_permission_behind_a_read_is_named_itself(runtime: Runtime,

@@ -29,12 +29,12 @@ def action_of(write: Any) -> tuple[str, str] | None:
         return account, "confirm_compromised"
     if route == "PATCH /users/{id}" and isinstance(body, dict) and body.get("accountEnabled") is False:
         return account, "block_signin"
-    if route == "EXO Set-Mailbox":
-        params = (body.get("CmdletInput") or {}).get("Parameters") or {}
-        if "ForwardingSmtpAddress" in params:
-            return account, "remove_forwarding"
-        if params.get("AuditEnabled") is True:
-            return account, "enable_mailbox_audit"
+    params = ((body.get("CmdletInput") or {}).get("Parameters") or {}) if isinstance(body, dict) else {}
+    if route == "EXO Set-Mailbox" and ("ForwardingSmtpAddress" in params or "ForwardingAddress" in params):
+        return account, "remove_forwarding"
+    # Auditing is on by default: what enable_mailbox_audit writes is the end of the account's audit bypass.
+    if route == "EXO Set-MailboxAuditBypassAssociation" and params.get("AuditBypassEnabled") is False:
+        return account, "enable_mailbox_audit"
     return None
 
 

@@ -78,6 +78,8 @@ def compromised_reads() -> Reads:
                         InboxRule(id="alice\\9", name=".", enabled=True, source="exchange",
                                   move_to_folder="RSS Feeds")),
         mailbox=replace(base.mailbox, forwarding_smtp_address="smtp:exfil@evil.example", audit_enabled=False),
+        # AuditEnabled False means nothing under default auditing; the account's audit bypass does.
+        bypass=AuditBypass(identity="alice", bypass_enabled=True),
         mailbox_permissions=(*base.mailbox_permissions,
                              MailboxPermission(identity="alice", user="mallory@contoso.com",
                                                access_rights=("FullAccess",))),

@@ -158,7 +158,7 @@ async def test_writes_return_the_request_id_the_sandbox_logged(runtime: Runtime)
     who = await alice(runtime)
     request_id = await runtime.tenant.revoke_sessions(user_id=who.user.id)
     assert request_id and runtime.sandbox.write_log[-1].request_id == request_id
-    exo_id = await runtime.tenant.set_mailbox_audit(mailbox="alice@contoso.com", enabled=True)
+    exo_id = await runtime.tenant.set_audit_bypass(mailbox="alice@contoso.com", enabled=False)
     assert exo_id and runtime.sandbox.write_log[-1].request_id == exo_id
 
 

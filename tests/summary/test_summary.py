@@ -107,7 +107,8 @@ async def test_build_summary_after_containment(runtime: Any) -> None:
                                                               (ActionId.REMOVE_FORWARDING, "succeeded")}
     assert all(a.requested_by == RESPONDER and a.verified for a in summary.actions)
     assert summary.mailbox_audit is not None
-    assert (summary.mailbox_audit.org_audit_disabled, summary.mailbox_audit.mailbox_audit_enabled) == (False, True)
+    # Auditing on by default: the organisation's switch and the (now ended) bypass decide, not AuditEnabled.
+    assert (summary.mailbox_audit.org_audit_disabled, summary.mailbox_audit.bypass) == (False, False)
     assert summary.mailbox_audit.recording
     assert summary.audit_events is not None and not summary.audit_events.pending
     # Contain's own Set-Mailbox calls are in the account's audit trail too.
