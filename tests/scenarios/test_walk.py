@@ -41,10 +41,11 @@ WALK: list[tuple[str, str, FindingKind]] = [
     # Mail.Send only: "can send mail as this account"
     ("fabrikam", "marta@fabrikam.com", FindingKind.OAUTH_GRANT),
     ("fabrikam", "marta@fabrikam.com", FindingKind.ADMIN_ROLE),
+    # forwarding to a mail contact whose address is outside the tenant's domains
+    ("fabrikam", "sean.o'brien@fabrikam.com", FindingKind.MAILBOX_FORWARDING),
+    ("fabrikam", "sean.o'brien@fabrikam.com", FindingKind.MAILBOX_DELEGATE),
+    ("fabrikam", "sean.o'brien@fabrikam.com", FindingKind.MAILBOX_AUDIT_OFF),
 ]
-# Kinds whose rules live in services/findings/rules.py (mail.py's kinds name their targets with the exchange work).
-IDENTITY_KINDS = frozenset({FindingKind.RISKY_USER, FindingKind.SUSPICIOUS_SIGNIN, FindingKind.MFA_METHOD_ADDED,
-                            FindingKind.OAUTH_GRANT, FindingKind.ADMIN_ROLE})
 # Lena is synced from on-premises without password writeback: Graph refuses a cloud reset, the result says
 # so (failed, not skipped) and the card's caution warned before Run; revoking sessions still ends the sign-ins.
 REFUSED_BY_THE_SERVICE = {("lena@fabrikam.com", ActionId.RESET_PASSWORD)}
@@ -100,8 +101,7 @@ async def test_the_recommended_action_makes_the_finding_go_away(tenant_of: Any, 
     inv = await _investigate(rt, upn)
     flagged = [f for f in inv.findings if f.kind is kind]
     assert flagged, f"{upn} should show {kind.value}"
-    if kind in IDENTITY_KINDS:
-        assert all(f.targets for f in flagged), "a finding names exactly what it flagged"
+    assert all(f.targets for f in flagged), "a finding names exactly what it flagged"
     actions = list(dict.fromkeys(a for f in flagged for a in f.actions))
     assert actions, f"{kind.value} recommends an action"
     opened = await incidents.open_incident(rt.store, target=inv.user, source=IncidentSource.COMMAND,
