@@ -18,12 +18,12 @@ from microsoft_teams.cards.core import (
     TableRow,
 )
 
-from cards import catalog
 from cards.common import SIZE_BUDGET, card, col, facts, row, size_of, target_line, tb, title_block
 from cards.context import CardContext
 from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import AuditEventsView, LineState, MailboxAuditView, SecureScoreView, SummaryData
+from services.actions import catalog
 from services.vocabulary import UserRef
 
 MAX_COUNTS = 8

@@ -32,8 +32,6 @@ def _risk_state(snapshot: dict[str, Any]) -> str:
 
 class ConfirmCompromised(Action):
     id = ActionId.CONFIRM_COMPROMISED
-    title = "Confirm compromised"
-    description = "Tell Identity Protection the account is compromised (risk set to high, feeds risk policies)."
     nothing_to_do = "Skipped: Identity Protection already rates the account confirmed compromised."
     done_sentence = "Identity Protection now rates the account confirmed compromised."
 
@@ -62,9 +60,6 @@ class ConfirmCompromised(Action):
 
 class DismissRisk(Action):
     id = ActionId.DISMISS_RISK
-    title = "Dismiss risk"
-    description = "Clear the account's user risk once it is back under the owner's control."
-    after = (ActionId.CONFIRM_COMPROMISED, ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
     nothing_to_do = "Skipped: the account carries no user risk."
     done_sentence = "User risk dismissed."
 
@@ -88,8 +83,6 @@ class ResetMfa(Action):
     `all_but_password`, every method except the password."""
 
     id = ActionId.RESET_MFA
-    title = "Reset MFA"
-    description = "Remove authentication methods registered since the compromise began, so the owner re-registers."
     nothing_to_do = "Skipped: no authentication method was registered after the compromise began."
     done_sentence = "Authentication methods registered since the compromise began were removed."
 
@@ -231,8 +224,6 @@ def _in_graph_order(targets: list[dict[str, Any]], snapshot: dict[str, Any]
 
 class RemoveAdminRoles(Action):
     id = ActionId.REMOVE_ADMIN_ROLES
-    title = "Remove admin roles"
-    description = "Remove the account from every directory role it holds."
     nothing_to_do = "Skipped: the account holds no directory role."
     done_sentence = "The account no longer holds any directory role."
 
@@ -255,8 +246,6 @@ class RemoveAdminRoles(Action):
 
 class RevokeOauthGrants(Action):
     id = ActionId.REVOKE_OAUTH_GRANTS
-    title = "Revoke app consents"
-    description = "Delete delegated consents to unfamiliar apps that can read or send this account's mail."
     nothing_to_do = "Skipped: no suspicious app consent."
     done_sentence = "Suspicious app consents revoked."
 

@@ -6,19 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.actions.catalog import is_high_impact, title
 from services.approvals.common import (
     REASON_MAX,
     Outcome,
     OutcomeCode,
     ResponderCheck,
     clean_reason,
-    is_high_impact,
     lock_incident,
     refuse_access,
     refuse_closed_in,
     refuse_request,
     same_account,
-    title,
 )
 from services.approvals.lifecycle import unblock_blockers, unblock_refusal
 from services.store import audit, requests
