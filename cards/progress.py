@@ -70,7 +70,7 @@ def line_rows(
     for line in lines:
         word, color = STATE_TEXT[line.state]
         if line.state is LineState.SUCCEEDED:
-            word += " · verified" if line.verified else " · not verified"
+            word += " · verified" if line.verified else f" · {catalog.NOT_YET_VISIBLE.lower()}"
             color = "Good" if line.verified else "Warning"
         title = catalog.title(line.action)
         if line.impact is Impact.HIGH:

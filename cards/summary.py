@@ -66,7 +66,7 @@ def _actions(ctx: CardContext, data: SummaryData, text_limit: int) -> list[CardE
     for line in data.lines:
         outcome = line.state.value.replace("_", " ")
         if line.state is LineState.SUCCEEDED:
-            outcome += ", verified" if line.verified else ", not verified"
+            outcome += ", verified" if line.verified else f", {catalog.NOT_YET_VISIBLE.lower()}"
         elif line.detail:
             outcome += f": {plain(line.detail, text_limit)}"
         rows.append(

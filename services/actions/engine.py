@@ -39,7 +39,7 @@ from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, Use
 log = logging.getLogger(__name__)
 
 DEFAULT_VERIFY_WAIT_S = 20.0
-NOT_YET_VISIBLE = "Written, not yet visible"
+NOT_YET_VISIBLE = catalog.NOT_YET_VISIBLE
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
