@@ -95,7 +95,7 @@ async def _create_batch(store: Store, *, incident_id: str, wanted: list[ActionId
         fresh = wanted if undo_of else [a for a in wanted if a.value not in pending]
         if not fresh:
             return Outcome(False, OutcomeCode.ALREADY_PENDING,
-                           f"{', '.join(title(a) for a in wanted).capitalize()} already confirmed and pending.",
+                           f"{', '.join(title(a) for a in wanted)} already confirmed and pending.",
                            incident_id)
         rows: list[dict[str, Any]] = []
         refusals: dict[ActionId, str] = {}
