@@ -26,12 +26,12 @@ from datetime import datetime
 from typing import Any
 
 from services.actions import ACTIONS, Action, ActionContext, Applied, Refused, Write, catalog
-from services.actions.records import RunJournal, record_write, start_direct_run
 from services.actions.writer import writer_for
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store import snapshots as snapshot_repo
 from services.store.db import Store, new_id, utcnow
+from services.store.journal import RunJournal, record_write, start_direct_run
 from services.store.records import ActionRequest, Incident, RequestState
 from services.tenant.errors import TenantError
 from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, UserRef, targets_by_action
@@ -223,13 +223,13 @@ class _IncidentRun:
             log.error("requests %s belong to no incident", [r.id for r in reqs])
             return {}
         mine = {r.id for r in reqs}
-        everything, user = await asyncio.gather(request_repo.for_incident(self.store, incident_id=incident_id),
-                                                _given(user) if user else _user_of(self.tenant, incident))
+        everything, target = await asyncio.gather(request_repo.for_incident(self.store, incident_id=incident_id),
+                                                  _given(user) if user else _user_of(self.tenant, incident))
         before = frozenset(ActionId(r.action) for r in everything
                            if r.state is RequestState.SUCCEEDED and r.action in ActionId.__members__.values())
         # Actions never requested before in this incident may write unread (their first attempt only).
         earlier = {r.action for r in everything if r.id not in mine}
-        base = context_for(tenant=self.tenant, incident=incident, user=user, options=self.options,
+        base = context_for(tenant=self.tenant, incident=incident, user=target, options=self.options,
                            succeeded=before, clock=self.clock)
         memo: dict[str, Any] = {}
         loop = asyncio.get_running_loop()
@@ -349,9 +349,11 @@ async def run_direct(*, tenant: Any, store: Store, incident: Incident, user: Use
     on the terminal), then run them with `run_claimed`. One result per action, in the order given."""
     wanted = list(dict.fromkeys(ActionId(a) for a in actions))
     worker = f"run-{os.getpid()}-{new_id('w', 6)}"
-    claimed = await start_direct_run(store, incident=incident, actions=wanted, actor=actor, approver=approver,
-                                     reason=reason, worker_id=worker, override_unblock=override_unblock,
-                                     correlation_id=correlation_id, now=utcnow(), undo_of=undo_of)
+    impacts = {a: catalog.impact(a, target_is_admin=incident.target_is_admin) for a in wanted}
+    claimed = await start_direct_run(store, incident=incident, actions=wanted, impacts=impacts, actor=actor,
+                                     approver=approver, reason=reason, worker_id=worker,
+                                     override_unblock=override_unblock, correlation_id=correlation_id,
+                                     now=utcnow(), undo_of=undo_of)
     return await run_claimed(claimed, tenant=tenant, store=store, worker_id=worker, options=options,
                              on_progress=on_progress, users={incident.id: user}, verify_wait_s=verify_wait_s)
 

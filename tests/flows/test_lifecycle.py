@@ -86,7 +86,7 @@ async def test_the_card_offers_undo_for_what_the_services_can_undo(bot: FlowBot)
     done = bot.updates()[-1]
     undo = action(done, "contain.undo")
     assert undo["title"] == "Undo: Disable legacy protocols"
-    status, body = await bot.click("contain.undo", undo["data"], user=DAVE, card_id=incident.card_activity_id)
+    status, _ = await bot.click("contain.undo", undo["data"], user=DAVE, card_id=incident.card_activity_id)
     assert status == 200
     reqs = await request_repo.for_incident(bot.store, incident_id=incident.id)
     [restore] = [r for r in reqs if r.undo_of]

@@ -1,20 +1,19 @@
-"""What the engine keeps in the store: action request rows for a direct run (the CLI, benchmarks),
-snapshots, and the audit row written right after each write.
+"""What the action engine (services.actions.engine) keeps in the store while it runs: snapshots, the
+audit row written right after each write, and each result, group-committed by `RunJournal`; and the
+request rows of a direct run (the command line, benchmarks), created already claimed.
 
-These build on the store's shared tables and repositories (services.store.*); the approval policy
-itself stays in services.approvals, which the bot path goes through.
+The approval policy itself stays in services.approvals, which the bot path goes through.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.actions.catalog import is_high_impact
 from services.store import audit, requests
 from services.store.db import Store, new_id, utcnow
 from services.store.incidents import mark_contained_if_done
@@ -27,7 +26,8 @@ LEASE = timedelta(minutes=10)
 Entry = Callable[[AsyncConnection], Awaitable[None]]
 
 
-async def start_direct_run(store: Store, *, incident: Incident, actions: Iterable[ActionId], actor: Actor,
+async def start_direct_run(store: Store, *, incident: Incident, actions: Iterable[ActionId],
+                           impacts: Mapping[ActionId, Impact], actor: Actor,
                            approver: Actor | None, reason: str, worker_id: str, override_unblock: bool,
                            correlation_id: str | None, now: datetime, undo_of: str | None = None
                            ) -> list[ActionRequest]:
@@ -40,10 +40,9 @@ async def start_direct_run(store: Store, *, incident: Incident, actions: Iterabl
     ids: dict[ActionId, str] = {}
     for action in actions:
         ids[action] = new_id("req", 12)
-        high = is_high_impact(action, target_is_admin=incident.target_is_admin)
         rows.append({
             "id": ids[action], "incident_id": incident.id, "batch_id": batch_id, "action": action.value,
-            "impact": (Impact.HIGH if high else Impact.STANDARD).value, "state": RequestState.RUNNING.value,
+            "impact": impacts[action].value, "state": RequestState.RUNNING.value,
             "requested_by_id": actor.id, "requested_by_name": actor.name, "reason": reason[:500],
             "requested_at": now, "expires_at": None, "remind_at": None, "reminded_at": None,
             "decided_by_id": decider.id, "decided_by_name": decider.name, "decided_at": now,
