@@ -178,15 +178,16 @@ async def _user_of(tenant: Any, incident: Incident) -> UserRef:
 
 async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, store: Store, worker_id: str,
                       options: Mapping[str, Any] | None = None, on_progress: Progress | None = None,
-                      on_finished: Finished | None = None, users: Mapping[str, UserRef] | None = None,
+                      on_finished: Finished | None = None,
+                      known: Mapping[str, tuple[Incident, UserRef]] | None = None,
                       verify_wait_s: float = DEFAULT_VERIFY_WAIT_S,
                       clock: Callable[[], datetime] = utcnow) -> list[ActionResult]:
     """Run requests this worker holds (state RUNNING, lease_owner `worker_id`) and record each result.
 
     Returns one result per request that ran, in the order given. A request whose run raised something
     other than a tenant error is logged and left to its lease (another round takes it over, reading the
-    state first). `users` maps incident ids to the target account when the caller already has it (one
-    read saved); `on_finished(request, result)` is awaited once the result is committed."""
+    state first). `known` maps incident ids to the incident and its target account when the caller
+    already has them (reads saved); `on_finished(request, result)` is awaited once the result is committed."""
     journal = RunJournal(store)
     by_incident: dict[str, list[ActionRequest]] = {}
     for req in requests:
@@ -197,7 +198,7 @@ async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, store: 
         run = _IncidentRun(tenant=tenant, store=store, journal=journal, worker_id=worker_id, options=options,
                            on_progress=on_progress, on_finished=on_finished, verify_wait_s=verify_wait_s,
                            clock=clock)
-        outcomes.update(await run.run(incident_id, reqs, (users or {}).get(incident_id)))
+        outcomes.update(await run.run(incident_id, reqs, (known or {}).get(incident_id)))
 
     await asyncio.gather(*(one_incident(i, r) for i, r in by_incident.items()))
     await journal.drain()
@@ -216,26 +217,35 @@ class _IncidentRun:
     verify_wait_s: float
     clock: Callable[[], datetime]
 
-    async def run(self, incident_id: str, reqs: list[ActionRequest], user: UserRef | None
+    async def run(self, incident_id: str, reqs: list[ActionRequest], known: tuple[Incident, UserRef] | None
                   ) -> dict[str, ActionResult]:
-        incident = await incident_repo.get(self.store, incident_id=incident_id)
+        # What the incident's other requests did (read locally, while the snapshots go out).
+        history = asyncio.ensure_future(request_repo.for_incident(self.store, incident_id=incident_id))
+        incident = known[0] if known else await incident_repo.get(self.store, incident_id=incident_id)
         if incident is None:
+            history.cancel()
             log.error("requests %s belong to no incident", [r.id for r in reqs])
             return {}
+        target = known[1] if known else await _user_of(self.tenant, incident)
         mine = {r.id for r in reqs}
-        everything, target = await asyncio.gather(request_repo.for_incident(self.store, incident_id=incident_id),
-                                                  _given(user) if user else _user_of(self.tenant, incident))
-        before = frozenset(ActionId(r.action) for r in everything
-                           if r.state is RequestState.SUCCEEDED and r.action in ActionId.__members__.values())
-        # Actions never requested before in this incident may write unread (their first attempt only).
-        earlier = {r.action for r in everything if r.id not in mine}
         base = context_for(tenant=self.tenant, incident=incident, user=target, options=self.options,
-                           succeeded=before, clock=self.clock)
+                           clock=self.clock)
         memo: dict[str, Any] = {}
         loop = asyncio.get_running_loop()
         runnable = [r for r in reqs if not r.undo_of]
         landed: dict[ActionId, asyncio.Future[bool]] = {ActionId(r.action): loop.create_future() for r in runnable}
-        succeeded = set(before)
+        succeeded: set[ActionId] = set()
+        known_actions = set(ActionId.__members__.values())
+
+        async def earlier_requests() -> tuple[frozenset[ActionId], set[str]]:
+            everything = await history
+            before = frozenset(ActionId(r.action) for r in everything
+                               if r.state is RequestState.SUCCEEDED and r.action in known_actions)
+            succeeded.update(before)
+            # Actions never requested before in this incident may write unread (their first attempt only).
+            return before, {r.action for r in everything if r.id not in mine}
+
+        past = asyncio.ensure_future(earlier_requests())
 
         def on_applied(action_id: ActionId) -> Callable[[bool], None]:
             def tell(ok: bool) -> None:
@@ -255,15 +265,15 @@ class _IncidentRun:
             try:
                 if req.undo_of:
                     await _tell(self.on_progress, ActionProgress(action.id, "running", req.id))
+                    await asyncio.shield(past)
                     try:
                         result = await _undo(action, ctx_of(req, frozenset(succeeded)), self.store,
                                              original_request_id=req.undo_of)
                     except TenantError as exc:
                         result = _result(action, ActionStatus.FAILED, verified=False, detail=exc.sentence)
                 else:
-                    result = await self._run_action(req, action, unread=(
-                        action.writes_unread and not req.resumed and req.action not in earlier),
-                        ctx_of=ctx_of, landed=landed, succeeded=succeeded, on_applied=on_applied)
+                    result = await self._run_action(req, action, past=past, ctx_of=ctx_of, landed=landed,
+                                                    succeeded=succeeded, on_applied=on_applied)
             except Exception:
                 log.exception("action %s (%s) raised; its lease will run out and another round retries it",
                               req.action, req.id)
@@ -285,23 +295,34 @@ class _IncidentRun:
         done = await asyncio.gather(*(one(r) for r in reqs))
         return dict(d for d in done if d is not None)
 
-    async def _run_action(self, req: ActionRequest, action: Action, *, unread: bool,
+    async def _run_action(self, req: ActionRequest, action: Action, *,
+                          past: asyncio.Future[tuple[frozenset[ActionId], set[str]]],
                           ctx_of: Callable[[ActionRequest, frozenset[ActionId]], ActionContext],
                           landed: dict[ActionId, asyncio.Future[bool]], succeeded: set[ActionId],
                           on_applied: Callable[[ActionId], Callable[[bool], None]]) -> ActionResult:
-        ctx = ctx_of(req, frozenset(succeeded))
+        unread = False
+        if action.writes_unread and not req.resumed:
+            _, earlier = await asyncio.shield(past)
+            unread = req.action not in earlier
         try:
-            snap = dict(action.unread_snapshot) if unread else await action.snapshot(ctx)
+            snap = dict(action.unread_snapshot) if unread else await action.snapshot(ctx_of(req, frozenset()))
         except TenantError as exc:
             on_applied(action.id)(False)
             return _result(action, ActionStatus.FAILED, verified=False, detail=exc.sentence)
+        await asyncio.shield(past)
+        ctx = ctx_of(req, frozenset(succeeded))
+        # The snapshot is committed with the run's other store writes (before the result, the journal being
+        # in order); an undoable action's is durable before anything is written, since its undo restores it.
         saved = asyncio.ensure_future(self.journal.snapshot(request_id=req.id, action=action.id, data=snap,
                                                             now=self.clock()))
         deps = [landed[d] for d in action.after if d in landed and d is not action.id]
         if deps:
             await asyncio.wait(deps)
             ctx = ctx_of(req, frozenset(succeeded))
-        await saved  # the snapshot is durable before anything is written
+        if action.undoable:
+            await saved
+        else:
+            self.journal.track(saved)
         await _tell(self.on_progress, ActionProgress(action.id, "running", req.id))
         try:
             result = await execute_one(action, ctx, snap, on_applied(action.id), verify_wait_s=self.verify_wait_s)
@@ -309,10 +330,6 @@ class _IncidentRun:
             result = _result(action, ActionStatus.FAILED, verified=False, detail=exc.sentence)
         on_applied(action.id)(False)  # no-op when already told; releases dependants after a failure
         return result
-
-
-async def _given(user: UserRef) -> UserRef:
-    return user
 
 
 async def _undo(action: Action, ctx: ActionContext, store: Store, *, original_request_id: str) -> ActionResult:
@@ -355,7 +372,8 @@ async def run_direct(*, tenant: Any, store: Store, incident: Incident, user: Use
                                      override_unblock=override_unblock, correlation_id=correlation_id,
                                      now=utcnow(), undo_of=undo_of)
     return await run_claimed(claimed, tenant=tenant, store=store, worker_id=worker, options=options,
-                             on_progress=on_progress, users={incident.id: user}, verify_wait_s=verify_wait_s)
+                             on_progress=on_progress, known={incident.id: (incident, user)},
+                             verify_wait_s=verify_wait_s)
 
 
 async def undo_request(*, tenant: Any, store: Store, request_id: str, actor: Actor, approver: Actor | None = None,

@@ -105,6 +105,10 @@ class RunJournal:
         self._unawaited.append(fut)
         return fut
 
+    def track(self, fut: asyncio.Future[None]) -> None:
+        """Have `drain` wait for `fut` too (an entry whose caller did not wait for it)."""
+        self._unawaited.append(fut)
+
     async def drain(self) -> None:
         """Wait until every queued entry is committed (raises the first failure)."""
         waiting, self._unawaited = self._unawaited, []
