@@ -185,7 +185,8 @@ async def _middleware(request: web.Request, handler: Callable[[web.Request], Awa
         lag = decision.propagation_s if kind in ("graph", "exo") and not _reads(route) else 0.0
         before = copy.deepcopy(state.data) if lag else None
         real = state.data
-        if kind in ("graph", "exo") and _reads(route) and server.propagation.active():
+        masked = kind in ("graph", "exo") and _reads(route) and server.propagation.active()
+        if masked:
             # A read sees the changes still propagating undone. The handlers do not yield to the event
             # loop (the body is already read), so no other request runs while the view is in place.
             state.data = server.propagation.view(real)
@@ -194,7 +195,8 @@ async def _middleware(request: web.Request, handler: Callable[[web.Request], Awa
         except Exception as exc:  # every failure becomes the service's own error shape
             response = _error_response(exc, kind, request_id, client_request_id)
         finally:
-            state.data = real
+            if masked:
+                state.data = real
         if before is not None and response.status < 300:
             server.propagation.record(before, state.data, lag)
         if faulted and response.status < 300:
