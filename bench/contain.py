@@ -1,8 +1,9 @@
 """Benchmark: containing alice, and a wave of 200 compromised accounts under throttling.
 
 1. contain: the in-process sandbox adds R ms to every request (default 100). Each run restores the
-   fixture, opens a fresh incident for alice (not timed) and times `run_actions` with every action
-   the investigation recommends, until each is written, verified and recorded in the store.
+   fixture, opens a fresh incident for alice (not timed) and times `run_direct` with every action
+   the investigation recommends: requests created and claimed, then run by the engine the bot's worker
+   uses (services.actions.engine.run_claimed), until each is written, verified and recorded in the store.
    Target: median <= 3R + 200 ms.
 2. wave: a generated tenant with user001..user200, each a copy of alice's compromise, and a sandbox
    that allows T requests per second (429 + Retry-After above it). Every account gets the action
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import build_runtime
 from sandbox.fixture import default_fixture_path
-from services.actions.playbook import run_actions
+from services.actions.engine import run_direct
 from services.findings.investigation import investigate
 from services.settings import load_settings
 from services.store import incidents
@@ -70,7 +71,7 @@ async def contain_alice(rtt: float, runs: int) -> tuple[list[float], int]:
                 inv = await investigate(tenant=runtime.tenant, user=user)
                 incident = await _fresh_incident(runtime, inv.user)
                 start = time.perf_counter()
-                results = await run_actions(tenant=runtime.tenant, store=runtime.store, incident=incident,
+                results = await run_direct(tenant=runtime.tenant, store=runtime.store, incident=incident,
                                             user=inv.user, actions=inv.recommended_actions, actor=ACTOR)
                 elapsed = (time.perf_counter() - start) * 1000
                 bad = [r for r in results if r.status is not ActionStatus.SUCCEEDED or not r.verified]
@@ -125,7 +126,7 @@ async def wave(accounts: int, rps: float, rtt: float) -> dict[str, Any]:
             async def contain(u: UserRef) -> None:
                 async with gate:
                     for attempt in range(6):
-                        results = await run_actions(tenant=runtime.tenant, store=runtime.store, incident=opened[u.id],
+                        results = await run_direct(tenant=runtime.tenant, store=runtime.store, incident=opened[u.id],
                                                     user=u, actions=WAVE_ACTIONS, actor=ACTOR)
                         if all(r.status in (ActionStatus.SUCCEEDED, ActionStatus.SKIPPED) for r in results):
                             return

@@ -10,11 +10,12 @@ from typing import Any
 
 from microsoft_teams.cards.core import CardElement, Container, ExecuteAction, TextInput
 
-from cards import catalog, verbs
+from cards import verbs
 from cards.common import box, buttons, card, col, execute, facts, row, target_line, tb, title_block
 from cards.context import CardContext
 from cards.incident import cautions_box
 from cards.text import clock, plain, when
+from services.actions import catalog
 from services.vocabulary import ActionId, Actor, Impact, UserRef
 
 SELF_APPROVAL_NOTE = "The requester cannot approve their own request; a different responder must."
@@ -30,7 +31,7 @@ def action_list(
         marker = tb("HIGH" if high else "STANDARD", bold=True, color="Attention" if high else "Accent")
         detail: list[CardElement] = [tb(catalog.title(action), bold=True)]
         if describe:
-            detail.append(tb(catalog.does(action), subtle=True, spacing="None"))
+            detail.append(tb(catalog.description(action), subtle=True, spacing="None"))
         out.append(row(col([marker], width="90px"), col(detail)))
     return out
 

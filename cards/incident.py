@@ -7,7 +7,7 @@ from typing import Any
 
 from microsoft_teams.cards.core import CardElement, TextColor, ToggleInput, ToggleVisibilityAction
 
-from cards import catalog, verbs
+from cards import verbs
 from cards.common import (
     SIZE_BUDGET,
     box,
@@ -26,6 +26,7 @@ from cards.context import CardContext
 from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import AlertView
+from services.actions import catalog
 from services.vocabulary import ActionId, Finding, Impact, Investigation, Severity, UserRef
 
 MAX_EVIDENCE = 3
@@ -209,7 +210,7 @@ def _alerts(ctx: CardContext, alerts: Sequence[AlertView], text: int = ALERT_TEX
 def _toggle(action: ActionId, *, on: bool, admin: bool) -> ToggleInput:
     label = catalog.title(action)
     if catalog.impact(action, target_is_admin=admin) is Impact.HIGH:
-        label += " (needs second responder)"
+        label += f" ({catalog.SECOND_RESPONDER_NOTE})"
     return ToggleInput(
         id=f"{verbs.TOGGLE_PREFIX}{action.value}",
         title=label,

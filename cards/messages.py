@@ -8,10 +8,11 @@ from typing import Any, Literal
 
 from microsoft_teams.cards.core import CardElement
 
-from cards import catalog, verbs
+from cards import verbs
 from cards.common import buttons, card, execute, facts, tb, title_block
 from cards.context import CardContext
 from cards.text import clock, plain, truncate
+from services.actions import catalog
 from services.vocabulary import ActionId, UserRef
 
 MAX_CANDIDATES = 10

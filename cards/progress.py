@@ -17,7 +17,7 @@ from microsoft_teams.cards.core import (
     TextInput,
 )
 
-from cards import catalog, verbs
+from cards import verbs
 from cards.approval import AwaitingApproval, awaiting_section
 from cards.common import (
     SIZE_BUDGET,
@@ -36,6 +36,7 @@ from cards.context import CardContext
 from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import ActionLine, ContainmentView, LineState
+from services.actions import catalog
 from services.vocabulary import ActionId, Actor, Impact, UserRef
 
 STATE_TEXT: dict[LineState, tuple[str, TextColor]] = {
@@ -79,9 +80,11 @@ def line_rows(
     for line in lines:
         word, color = STATE_TEXT[line.state]
         if line.state is LineState.SUCCEEDED:
-            word += " · verified" if line.verified else " · not verified"
+            word += " · verified" if line.verified else f" · {catalog.NOT_YET_VISIBLE.lower()}"
             color = "Good" if line.verified else "Warning"
-        title = catalog.title(line.action) + (" (high impact)" if line.impact is Impact.HIGH else "")
+        title = catalog.title(line.action)
+        if line.impact is Impact.HIGH:
+            title += f" ({catalog.impact_label(Impact.HIGH)})"
         detail: list[CardElement] = [tb(title, bold=True)]
         if line.detail and line.state is not LineState.SUCCEEDED:
             detail.append(tb(plain(line.detail, detail_limit), spacing="None"))
@@ -183,14 +186,14 @@ def _done(
     undo = [
         execute(f"Undo: {catalog.title(line.action)}", verbs.UNDO, {"request": line.request_id}, inputs=False)
         for line in lines
-        if line.state is LineState.SUCCEEDED and line.action in catalog.UNDOABLE and line.request_id
+        if line.state is LineState.SUCCEEDED and catalog.undoable(line.action) and line.request_id
     ]
     # Teams shows at most five buttons per set; undo is rare enough that rows of five suffice.
     for start in range(0, len(undo), 5):
         body.append(buttons(undo[start : start + 5]))
     if any(line.action is ActionId.UNBLOCK_SENDER and line.state is LineState.REFUSED for line in lines):
         body.append(
-            tb("Lifting the sender block waits for a password reset and revoked sessions.", color="Warning")
+            tb(catalog.prerequisites_note(ActionId.UNBLOCK_SENDER), color="Warning")
         )
         body.append(
             buttons(

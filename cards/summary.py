@@ -18,12 +18,12 @@ from microsoft_teams.cards.core import (
     TableRow,
 )
 
-from cards import catalog
 from cards.common import SIZE_BUDGET, card, col, facts, row, size_of, target_line, tb, title_block
 from cards.context import CardContext
 from cards.fit import within_budget
 from cards.text import plain, when
 from cards.views import AuditEventsView, LineState, MailboxAuditView, SecureScoreView, SummaryData
+from services.actions import catalog
 from services.vocabulary import UserRef
 
 MAX_COUNTS = 8
@@ -69,7 +69,7 @@ def _actions(ctx: CardContext, data: SummaryData, text_limit: int) -> list[CardE
     for line in data.lines:
         outcome = "partly done" if line.state is LineState.PARTIAL else line.state.value.replace("_", " ")
         if line.state is LineState.SUCCEEDED:
-            outcome += ", verified" if line.verified else ", not verified"
+            outcome += ", verified" if line.verified else f", {catalog.NOT_YET_VISIBLE.lower()}"
         elif line.detail:
             outcome += f": {plain(line.detail, text_limit)}"
         rows.append(

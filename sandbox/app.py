@@ -5,6 +5,7 @@ are wrapped so the token, the permission and the query options are checked befor
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import math
@@ -180,10 +181,24 @@ async def _middleware(request: web.Request, handler: Callable[[web.Request], Awa
     if faulted and not decision.after_write:
         response = await _fault(decision, kind, request_id, client_request_id)
     else:
+        state = server.state
+        lag = decision.propagation_s if kind in ("graph", "exo") and not _reads(route) else 0.0
+        before = copy.deepcopy(state.data) if lag else None
+        real = state.data
+        masked = kind in ("graph", "exo") and _reads(route) and server.propagation.active()
+        if masked:
+            # A read sees the changes still propagating undone. The handlers do not yield to the event
+            # loop (the body is already read), so no other request runs while the view is in place.
+            state.data = server.propagation.view(real)
         try:
             response = await handler(request)
         except Exception as exc:  # every failure becomes the service's own error shape
             response = _error_response(exc, kind, request_id, client_request_id)
+        finally:
+            if masked:
+                state.data = real
+        if before is not None and response.status < 300:
+            server.propagation.record(before, state.data, lag)
         if faulted and response.status < 300:
             response = await _fault(decision, kind, request_id, client_request_id)
     response.headers["request-id"] = request_id
@@ -195,6 +210,11 @@ async def _middleware(request: web.Request, handler: Callable[[web.Request], Awa
                                          time=datetime.now(UTC).isoformat(), request_id=request_id,
                                          path=request.path, query=request.query_string, body=body, answer=answer))
     return response
+
+
+def _reads(route: str) -> bool:
+    """Does this route only read? Graph GETs and Exchange's Get-* cmdlets."""
+    return route.startswith(("GET ", "EXO Get-"))
 
 
 def _json_or_none(raw: bytes | None) -> Any:

@@ -6,6 +6,9 @@ shell-style patterns ("*", "PATCH *", "EXO Set-*"); "*" never matches the login 
 rule must name with "LOGIN ...". A status fault is decided before the request is handled, so a
 429/503 means nothing was written — unless the rule says `after_write`, in which case the write
 lands and then the response fails (a retry must read before writing again).
+
+`propagationS` on a write route makes what the write changed visible to reads only that many seconds
+later (sandbox.propagation), as Microsoft does for session revocation, grant deletions and risk changes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ _KEYS = {"route": "route", "method": "method", "latencyMs": "latency_ms", "laten
          "status": "status", "retryAfter": "retry_after", "retry_after": "retry_after",
          "probability": "probability", "rps": "rps", "burst": "burst", "timeout": "timeout",
          "holdS": "hold_s", "hold_s": "hold_s", "afterWrite": "after_write", "after_write": "after_write",
-         "times": "times"}
+         "times": "times", "propagationS": "propagation_s", "propagation_s": "propagation_s"}
 
 
 @dataclass
@@ -37,6 +40,7 @@ class FaultRule:
     hold_s: float = 60.0
     after_write: bool = False
     times: int | None = None  # fire at most this many times
+    propagation_s: float = 0.0  # a write on this route shows in reads only this many seconds later
     fired: int = 0
     _tokens: float = field(default=-1.0, repr=False)
     _stamp: float = field(default=0.0, repr=False)
@@ -57,6 +61,8 @@ class FaultRule:
             raise ValueError("A fault status must be 429 or 5xx.")
         if not 0.0 <= rule.probability <= 1.0:
             raise ValueError("A fault probability must be between 0 and 1.")
+        if rule.propagation_s < 0:
+            raise ValueError("A propagation delay cannot be negative.")
         if rule.after_write and rule.status is None and not rule.timeout:
             raise ValueError("after_write needs a status or timeout.")
         return rule
@@ -93,6 +99,7 @@ class Decision:
     timeout: bool = False
     hold_s: float = 0.0
     after_write: bool = False
+    propagation_s: float = 0.0
 
 
 class FaultInjector:
@@ -131,6 +138,7 @@ class FaultInjector:
     def decide(self, route: str) -> Decision:
         latency = self.base_latency_ms / 1000.0 if not route.startswith("LOGIN ") else 0.0
         now = time.monotonic()
+        lag = max((r.propagation_s for r in self.rules if r.propagation_s and r.matches(route)), default=0.0)
         for rule in self.rules:
             if not rule.matches(route):
                 continue
@@ -141,7 +149,8 @@ class FaultInjector:
                 wait = rule.take_token(now)
                 if wait > 0:
                     rule.fired += 1
-                    return Decision(latency_s=latency, status=429, retry_after=max(1.0, math.ceil(wait)))
+                    return Decision(latency_s=latency, status=429, retry_after=max(1.0, math.ceil(wait)),
+                                    propagation_s=lag)
                 continue
             if rule.status is None and not rule.timeout:
                 continue
@@ -150,5 +159,5 @@ class FaultInjector:
             rule.fired += 1
             retry = rule.retry_after if rule.retry_after is not None else (1.0 if rule.status == 429 else None)
             return Decision(latency_s=latency, status=rule.status, retry_after=retry, timeout=rule.timeout,
-                            hold_s=rule.hold_s, after_write=rule.after_write)
-        return Decision(latency_s=latency)
+                            hold_s=rule.hold_s, after_write=rule.after_write, propagation_s=lag)
+        return Decision(latency_s=latency, propagation_s=lag)

@@ -24,6 +24,7 @@ from aiohttp import web
 from sandbox.app import build_app
 from sandbox.auth import Authority
 from sandbox.faults import FaultInjector
+from sandbox.propagation import Propagation
 from sandbox.records import RequestRecord, WriteJournal, WriteRecord
 from sandbox.state import TenantState
 from sandbox.tls import ensure_key_material
@@ -52,6 +53,7 @@ class SandboxServer:
         self.keys = ensure_key_material(self.home)
         self.state = TenantState(fixture=fixture, state_file=self.folder / "state.json" if persist else None)
         self.faults = FaultInjector(faults, latency_ms=latency_ms)
+        self.propagation = Propagation()
         self.authority = Authority(self)
         self.write_log: list[WriteRecord] = []
         self.request_log: list[RequestRecord] = []
@@ -135,6 +137,7 @@ class SandboxServer:
     def reset(self) -> None:
         """Restore the fixture and forget the logs (the on-disk write journal too)."""
         self.state.reset()
+        self.propagation.clear()
         self.write_log.clear()
         self.request_log.clear()
         self._journal.clear()

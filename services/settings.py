@@ -56,6 +56,10 @@ class Settings:
     poll_interval_s: float
     alert_min_risk: str
     log_level: str
+    # How long an action's verification keeps reading back a change Microsoft applies with a delay
+    # (session revocation, replicated deletions, risk still processing) before it reports "written, not
+    # yet visible" (services.actions.engine).
+    verify_wait_s: float = 20.0
 
     @property
     def sandbox(self) -> bool:
@@ -153,4 +157,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_interval_s=_float(env, "CONTAIN_POLL_INTERVAL_S", 60.0, 0.2, 3600.0),
         alert_min_risk=alert_min_risk,
         log_level=(env.get("CONTAIN_LOG_LEVEL") or "INFO").upper(),
+        verify_wait_s=_float(env, "CONTAIN_VERIFY_WAIT_S", 20.0, 0.0, 600.0),
     )

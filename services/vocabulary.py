@@ -54,12 +54,6 @@ class Impact(StrEnum):
     HIGH = "high"
 
 
-# Actions that always need a second responder; every action on a target holding a directory admin
-# role does too (see services.policy).
-HIGH_IMPACT_ACTIONS: frozenset[ActionId] = frozenset(
-    {ActionId.RESET_PASSWORD, ActionId.BLOCK_SIGNIN, ActionId.REMOVE_ADMIN_ROLES, ActionId.UNBLOCK_SENDER}
-)
-
 
 class Severity(StrEnum):
     HIGH = "high"

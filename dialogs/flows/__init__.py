@@ -6,7 +6,7 @@
 investigate   /compromised <who>, contain.choose, contain.new_incident
 confirm       contain.confirm, contain.run
 approve       contain.approve, contain.reject, contain.undo, contain.override_unblock
-execute       the worker: claimed requests → playbook → card in place, password 1:1, summary
+execute       the worker: claimed requests → engine → card in place, password 1:1, summary
 lifecycle     expiry and reminders, contain.close, contain.refresh
 accept        contain.accept: accept an open finding with a reason
 status/score/help   the read-only commands

@@ -7,14 +7,13 @@ When the clicked card is an incident's own card, the batch must belong to that i
 
 from __future__ import annotations
 
-from cards import catalog
 from cards import verbs as v
 from dialogs.flows.confirm import answer
 from dialogs.flows.deps import FlowDeps, actor_of, card_id
 from dialogs.flows.guard import Click, admit, refuse
 from dialogs.router import Outcome, Router, Turn
 from services import approvals
-from services.actions import UNDO_OF
+from services.actions import catalog
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.records import ActionRequest, Incident, RequestState
@@ -115,12 +114,13 @@ async def on_undo(deps: FlowDeps, turn: Turn) -> Outcome:
         return incident
     assert original is not None
     action = ActionId(original.action)
-    if original.state is not RequestState.SUCCEEDED or action not in catalog.UNDOABLE:
+    if original.state is not RequestState.SUCCEEDED or not catalog.undoable(action):
         return await refuse(deps, turn, "That action cannot be undone; nothing was done.", incident=incident,
                             correlation_id=admitted.correlation_id)
     reason = f"Undo of {action.value} ({original.id}), requested by {turn.user.name or 'a responder'}."
-    if action in UNDO_OF:
-        outcome = await approvals.confirm(deps.store, incident_id=incident.id, actions=[UNDO_OF[action].value],
+    counterpart = catalog.undo_action(action)
+    if counterpart is not action:
+        outcome = await approvals.confirm(deps.store, incident_id=incident.id, actions=[counterpart.value],
                                           actor=actor_of(turn), reason=reason, is_responder=deps.is_responder,
                                           ttl=deps.ttl, correlation_id=admitted.correlation_id)
     else:

@@ -35,6 +35,7 @@ class FlowDeps:
     auth_off: bool = False
     ttl: timedelta = timedelta(minutes=30)
     summary_audit_wait_s: float = 20.0
+    verify_wait_s: float = 20.0  # Settings.verify_wait_s: how long a read-back waits for a delayed change
     kick: Callable[[], None] = field(default=lambda: None)  # wake the execution worker now
     # Responders whose channel account this process already stored: saves a commit on every turn.
     people_saved: dict[str, tuple[str, str]] = field(default_factory=dict)

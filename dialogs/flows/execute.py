@@ -1,5 +1,6 @@
 """The execution worker: one per bot instance. It claims approved requests (with a lease, renewed by a
-heartbeat while the action runs), runs each through the playbook, records the result, and brings the
+heartbeat while the action runs), runs them through the engine (services.actions.engine.run_claimed,
+the same one the command line uses), which records each result, and brings the
 thread up to date: the incident card in place as each action lands, the temporary password to the
 requester's 1:1 chat only, and the summary in the thread when a batch has nothing left to run.
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 from collections.abc import Sequence
@@ -23,31 +23,19 @@ from dialogs.flows.deps import FlowDeps, person
 from dialogs.flows.render import current_card, target_of
 from dialogs.router import PrivateMessage, Reply, UpdateCard
 from services import approvals
-from services.actions import ACTIONS, playbook
+from services.actions import engine
 from services.store import dedupe
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.db import new_id
 from services.store.records import PENDING_STATES, ActionRequest, Incident, RequestState
 from services.summary.build import build_summary, to_view
-from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor
+from services.vocabulary import ActionResult, Actor
 
 log = logging.getLogger("contain.worker")
 
 _RAN = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED, RequestState.PARTIAL}
 _CARD_PASSES = 3  # posts per update when the state moved elsewhere meanwhile (another instance's actions)
-
-
-def resumed_result(result: ActionResult) -> ActionResult:
-    """The result of a request taken over after its instance stopped, saying so. The earlier attempt may
-    have written before it died; this run read first, so a wanted state that already holds is that write
-    landing (or the account already being so): recorded as succeeded, with the read-back as the proof."""
-    verified = "yes" if result.verified else "no"
-    note = f"Resumed after an instance stopped; verified: {verified}."
-    if result.status is ActionStatus.SKIPPED and result.verified:
-        return dataclasses.replace(result, status=ActionStatus.SUCCEEDED,
-                                   detail=f"{ACTIONS[ActionId(result.action)].done_sentence} {note}")
-    return dataclasses.replace(result, detail=f"{result.detail} {note}".strip())
 
 
 class Worker:
@@ -100,7 +88,14 @@ class Worker:
             await self._flush()
             return 0
         self._dirty.update(dict.fromkeys(r.batch_id for r in claimed))
-        await asyncio.gather(*(self._run(req) for req in claimed))
+        beats = [asyncio.get_running_loop().create_task(self._heartbeat(req.id)) for req in claimed]
+        try:
+            await engine.run_claimed(claimed, tenant=self.deps.tenant, store=self.deps.store,
+                                     worker_id=self.worker_id, on_finished=self._finished,
+                                     verify_wait_s=self.deps.verify_wait_s)
+        finally:
+            for beat in beats:
+                beat.cancel()
         return len(claimed)
 
     async def _flush(self) -> None:
@@ -119,20 +114,8 @@ class Worker:
         # Concurrently: a summary waits on the audit-log query, and one batch's wait must not hold up the rest.
         await asyncio.gather(*(bring_up_to_date(b) for b in dirty))
 
-    async def _run(self, req: ActionRequest) -> None:
-        beat = asyncio.get_running_loop().create_task(self._heartbeat(req.id))
-        try:
-            result = await playbook.run_one(tenant=self.deps.tenant, store=self.deps.store, request=req,
-                                            worker_id=self.worker_id, record_result=False)
-            if req.resumed:
-                result = resumed_result(result)
-            await approvals.finish(self.deps.store, request_id=req.id, worker_id=self.worker_id, result=result)
-        except Exception:
-            log.exception("action %s (%s) raised; its lease will run out and another round retries it",
-                          req.action, req.id)
-            return
-        finally:
-            beat.cancel()
+    async def _finished(self, req: ActionRequest, result: ActionResult) -> None:
+        """One request's result is committed: the card in place, the password 1:1, the batch's summary."""
         incident = await incident_repo.get(self.deps.store, incident_id=req.incident_id)
         if incident is None:
             return

@@ -21,8 +21,8 @@ import sys
 import uuid
 from typing import Any
 
-from services.actions import ACTIONS
-from services.actions.playbook import ActionProgress, run_actions
+from services.actions import catalog
+from services.actions.engine import ActionProgress, run_direct
 from services.findings.investigation import investigate
 from services.findings.resolve import resolve
 from services.store import incidents
@@ -110,8 +110,8 @@ async def _confirmed(actions: list[ActionId], user: UserRef) -> list[ActionId]:
     """Ask y/N for each action on the terminal; anything but y/yes declines."""
     chosen = []
     for action_id in actions:
-        action = ACTIONS[action_id]
-        prompt = f"{action.title} on {user.user_principal_name}? {action.description} [y/N] "
+        prompt = (f"{catalog.title(action_id)} on {user.user_principal_name}? {catalog.description(action_id)} "
+                  "[y/N] ")
         try:
             answer = await asyncio.to_thread(input, prompt)
         except EOFError:
@@ -172,10 +172,11 @@ async def handler(args: argparse.Namespace, runtime: Any) -> int:
         if isinstance(event, ActionResult) and not args.json:
             print(result_line(event), flush=True)
 
-    results = await run_actions(tenant=runtime.tenant, store=runtime.store, incident=incident, user=user,
+    results = await run_direct(tenant=runtime.tenant, store=runtime.store, incident=incident, user=user,
                                 actions=actions, actor=actor, correlation_id=correlation_id, on_progress=progress,
                                 override_unblock=args.override_unblock, reason=args.reason,
-                                options={"all_but_password": args.all_but_password})
+                                options={"all_but_password": args.all_but_password},
+                                verify_wait_s=runtime.settings.verify_wait_s)
     if args.json:
         print(json.dumps({"user": user.to_json(), "incident": incident.id, "correlation_id": correlation_id,
                           "results": [result_json(r) for r in results]}, indent=2))

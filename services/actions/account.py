@@ -22,8 +22,6 @@ _UNREAD = {"accountEnabled": None, "lastPasswordChangeDateTime": None, "signInSe
 
 class ResetPassword(Action):
     id = ActionId.RESET_PASSWORD
-    title = "Reset password"
-    description = "Set a strong temporary password the user must change at next sign-in."
     nothing_to_do = "Skipped: a password reset already happened during this incident."
     done_sentence = "Password reset; the user must change it at next sign-in."
     writes_unread = True
@@ -64,8 +62,6 @@ class ResetPassword(Action):
 
 class RevokeSessions(Action):
     id = ActionId.REVOKE_SESSIONS
-    title = "Revoke sessions"
-    description = "Invalidate every refresh token and session cookie, so the attacker must sign in again."
     nothing_to_do = "Skipped: sessions were already revoked during this incident."
     done_sentence = "Every session and refresh token issued before now is invalid."
     writes_unread = True
@@ -111,9 +107,6 @@ class _SignIn(Action):
 
 class BlockSignIn(_SignIn):
     id = ActionId.BLOCK_SIGNIN
-    title = "Block sign-in"
-    description = "Disable the account so nobody can sign in with it until it is unblocked."
-    undoable = True
     enable = False
     nothing_to_do = "Skipped: sign-in was already blocked."
     done_sentence = "Sign-in blocked."
@@ -121,10 +114,6 @@ class BlockSignIn(_SignIn):
 
 class UnblockSignIn(_SignIn):
     id = ActionId.UNBLOCK_SIGNIN
-    title = "Unblock sign-in"
-    description = "Enable the account again once it is back under the owner's control."
-    undoable = True
     enable = True
-    after = (ActionId.BLOCK_SIGNIN, ActionId.RESET_PASSWORD)
     nothing_to_do = "Skipped: sign-in was not blocked."
     done_sentence = "Sign-in allowed again."

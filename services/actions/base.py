@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from services.actions import catalog
 from services.actions.writer import retry_after_of
 from services.tenant.errors import RETRYABLE_STATUSES, TenantError
-from services.vocabulary import HIGH_IMPACT_ACTIONS, ActionId, Impact, UserRef
+from services.vocabulary import ActionId, Impact, UserRef
 
 MAX_ATTEMPTS = 4
 _TRANSPORT_CODES = frozenset({"timeout", "connect", "transport"})
@@ -138,12 +139,6 @@ class Action:
     """Base class: subclasses set the class attributes and implement snapshot, plan and satisfied."""
 
     id: ClassVar[ActionId]
-    title: ClassVar[str]
-    description: ClassVar[str]
-    preconditions: ClassVar[tuple[str, ...]] = ()
-    # Actions that must finish first when they are in the same run.
-    after: ClassVar[tuple[ActionId, ...]] = ()
-    undoable: ClassVar[bool] = False
     # An action whose write is wanted whatever the state (a password reset, a session revocation) may
     # skip the read before its FIRST attempt in an incident: nothing of ours can have landed yet, and
     # its verification compares with the incident's start. Any later attempt reads first. This takes
@@ -154,9 +149,24 @@ class Action:
     nothing_to_do: ClassVar[str] = "Nothing to do: the account is already in the wanted state."
     done_sentence: ClassVar[str] = "Done."
 
+    # Title, impact, undo and prerequisites live in the catalog (services.actions.catalog), not here.
+    @property
+    def spec(self) -> catalog.ActionSpec:
+        return catalog.spec(self.id)
+
     @property
     def impact(self) -> Impact:
-        return Impact.HIGH if self.id in HIGH_IMPACT_ACTIONS else Impact.STANDARD
+        return self.spec.impact()
+
+    @property
+    def after(self) -> tuple[ActionId, ...]:
+        """Actions that must finish first when they are in the same run."""
+        return self.spec.waits_for
+
+    @property
+    def undoable(self) -> bool:
+        """Whether it can be undone (the catalog says by what; undo_plan restores the snapshot)."""
+        return self.spec.undoable
 
     # -- to implement -----------------------------------------------------------------------------
     async def snapshot(self, ctx: ActionContext) -> dict[str, Any]:

@@ -32,8 +32,6 @@ def _risk_state(snapshot: dict[str, Any]) -> str:
 
 class ConfirmCompromised(Action):
     id = ActionId.CONFIRM_COMPROMISED
-    title = "Confirm compromised"
-    description = "Tell Identity Protection the account is compromised (risk set to high, feeds risk policies)."
     nothing_to_do = "Skipped: Identity Protection already rates the account confirmed compromised."
     done_sentence = "Identity Protection now rates the account confirmed compromised."
 
@@ -62,9 +60,6 @@ class ConfirmCompromised(Action):
 
 class DismissRisk(Action):
     id = ActionId.DISMISS_RISK
-    title = "Dismiss risk"
-    description = "Clear the account's user risk once it is back under the owner's control."
-    after = (ActionId.CONFIRM_COMPROMISED, ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
     nothing_to_do = "Skipped: the account carries no user risk."
     done_sentence = "User risk dismissed."
 
@@ -88,8 +83,6 @@ class ResetMfa(Action):
     .flagged_methods); with the option `all_but_password`, every method except the password."""
 
     id = ActionId.RESET_MFA
-    title = "Reset MFA"
-    description = "Remove the authentication methods the investigation flagged, so the owner re-registers."
     nothing_to_do = "Skipped: no flagged authentication method is left."
     done_sentence = "The flagged authentication methods were removed."
 
@@ -225,8 +218,6 @@ class RemoveAdminRoles(Action):
     when asked for without an investigation: that finding's rule)."""
 
     id = ActionId.REMOVE_ADMIN_ROLES
-    title = "Remove admin roles"
-    description = "Remove the account from the directory roles the investigation flagged."
     nothing_to_do = "Skipped: the account holds none of the flagged directory roles."
     done_sentence = "The account no longer holds the flagged directory roles."
 
@@ -259,8 +250,6 @@ class RevokeOauthGrants(Action):
     the grants that rule flags now)."""
 
     id = ActionId.REVOKE_OAUTH_GRANTS
-    title = "Revoke app consents"
-    description = "Delete the delegated consents to unfamiliar apps that the investigation flagged."
     nothing_to_do = "Skipped: no flagged app consent is left."
     done_sentence = "The flagged app consents were revoked."
 

@@ -28,9 +28,6 @@ def _flagged(ctx: ActionContext, action: ActionId) -> set[str] | None:
 
 class DisableInboxRules(Action):
     id = ActionId.DISABLE_INBOX_RULES
-    title = "Disable inbox rules"
-    description = "Turn off (not delete) rules that forward mail outside, delete or hide it, hidden ones included."
-    undoable = True
     nothing_to_do = "Skipped: no suspicious inbox rule is enabled."
     done_sentence = "Suspicious inbox rules disabled (kept for the record)."
 
@@ -122,9 +119,6 @@ def _bare(address: str | None) -> str | None:
 
 class RemoveForwarding(Action):
     id = ActionId.REMOVE_FORWARDING
-    title = "Remove forwarding"
-    description = "Clear the mailbox's forwarding address so mail stops leaving the organisation."
-    undoable = True
     nothing_to_do = "Skipped: the mailbox does not forward mail."
     done_sentence = "Mailbox forwarding removed."
 
@@ -190,8 +184,6 @@ class RemoveForwarding(Action):
 
 class RemoveDelegates(Action):
     id = ActionId.REMOVE_DELEGATES
-    title = "Remove delegates"
-    description = "Remove Full Access, Send As and Send on Behalf granted to others on this mailbox."
     nothing_to_do = "Skipped: nobody else has access to this mailbox."
     done_sentence = "Delegate permissions removed."
 

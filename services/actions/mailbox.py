@@ -10,9 +10,6 @@ from services.actions.base import Action, ActionContext, Refused, Write
 from services.findings.mail import AUDIT_BYPASS, ORG_AUDIT_DISABLED
 from services.vocabulary import ActionId
 
-UNBLOCK_REFUSAL = ("Microsoft advises lifting the outbound-spam restriction only after the password is reset and "
-                   "sessions are revoked; run those first or use the override.")
-UNBLOCK_NEEDS = frozenset({ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS})
 # How the organisation's switch is named in a result sentence: Contain does not change organisation-wide settings.
 ORG_AUDIT_NAME = ("mailbox auditing turned off for the whole organisation (AuditDisabled), which only an "
                   "organisation-wide change by an Exchange administrator can undo "
@@ -26,10 +23,6 @@ _CAS_FIELDS = {"imap": "imap_enabled", "pop": "pop_enabled", "ews": "ews_enabled
 
 class UnblockSender(Action):
     id = ActionId.UNBLOCK_SENDER
-    title = "Unblock sender"
-    description = "Lift the outbound-spam restriction (Restricted entities) once the account is secured."
-    preconditions = ("reset_password and revoke_sessions succeeded in this incident, or an audited override",)
-    after = (ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
     nothing_to_do = "Skipped: the account is not on the restricted senders list."
     done_sentence = "The account may send mail again."
 
@@ -46,8 +39,9 @@ class UnblockSender(Action):
                                    for b in blocked if b.sender_address.lower() in mine]}
 
     def check(self, ctx: ActionContext, snapshot: dict[str, Any]) -> None:
-        if not ctx.override_unblock and not UNBLOCK_NEEDS <= ctx.succeeded:
-            raise Refused(UNBLOCK_REFUSAL)
+        missing = self.spec.missing(ctx.succeeded)
+        if missing and not (ctx.override_unblock and self.spec.overridable):
+            raise Refused(self.spec.refusal(missing))
 
     def remaining(self, ctx: ActionContext, snapshot: dict[str, Any]) -> tuple[str, ...]:
         if ctx.targets(self.id) is None:
@@ -69,8 +63,6 @@ class UnblockSender(Action):
 
 class EnableMailboxAudit(Action):
     id = ActionId.ENABLE_MAILBOX_AUDIT
-    title = "Enable mailbox audit"
-    description = "Turn mailbox audit logging on, so what happens in the mailbox from now on is recorded."
     nothing_to_do = "Skipped: mailbox auditing is already on."
     done_sentence = "Mailbox audit logging is on."
 
@@ -117,9 +109,6 @@ class EnableMailboxAudit(Action):
 
 class DisableLegacyProtocols(Action):
     id = ActionId.DISABLE_LEGACY_PROTOCOLS
-    title = "Disable legacy protocols"
-    description = "Switch off IMAP and POP for this mailbox (they sign in with a password alone)."
-    undoable = True
     nothing_to_do = "Skipped: legacy protocols are already off for this mailbox."
     done_sentence = "Legacy protocols are off for this mailbox."
 

@@ -16,7 +16,6 @@ from services.approvals.common import (
     ResponderCache,
     ResponderCheck,
     clean_reason,
-    is_high_impact,
     same_account,
 )
 from services.approvals.confirm import DEFAULT_TTL, confirm
@@ -31,11 +30,10 @@ from services.approvals.lifecycle import (
     in_flight_after_crash,
     release,
     seen_activity,
-    unblock_refusal,
 )
 
 __all__ = [
     "DEFAULT_TTL", "REASON_MAX", "Finished", "Outcome", "OutcomeCode", "ResponderCache", "ResponderCheck", "approve",
     "claim", "clean_reason", "confirm", "due_reminders", "expire_due", "finish", "heartbeat", "in_flight_after_crash",
-    "is_high_impact", "reject", "release", "same_account", "seen_activity", "unblock_refusal",
+    "reject", "release", "same_account", "seen_activity",
 ]

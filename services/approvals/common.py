@@ -18,7 +18,7 @@ from services.store.db import Store
 from services.store.records import ActionRequest, Incident
 from services.store.schema import incidents
 from services.store.scrub import plain_text
-from services.vocabulary import HIGH_IMPACT_ACTIONS, ActionId, Actor
+from services.vocabulary import Actor
 
 REASON_MAX = 500
 
@@ -86,11 +86,6 @@ class ResponderCache:
             self._entries.pop(user_id.strip().lower(), None)
 
 
-def is_high_impact(action: ActionId | str, *, target_is_admin: bool) -> bool:
-    """High-impact actions need a second responder; on an admin target, every action is high-impact."""
-    return target_is_admin or ActionId(action) in HIGH_IMPACT_ACTIONS
-
-
 def same_account(a: str | None, b: str | None) -> bool:
     """AAD object ids are GUIDs; compare them without regard to case or surrounding space."""
     return bool(a and b and a.strip().lower() == b.strip().lower())
@@ -103,10 +98,6 @@ def clean_reason(raw: str | None) -> str | None:
         return None
     reason = plain_text(raw)
     return reason if 0 < len(reason) <= REASON_MAX else None
-
-
-def title(action: str) -> str:
-    return action.replace("_", " ")
 
 
 async def lock_incident(conn: AsyncConnection, incident_id: str) -> Incident | None:

@@ -6,19 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.actions.catalog import is_high_impact, title
 from services.approvals.common import (
     REASON_MAX,
     Outcome,
     OutcomeCode,
     ResponderCheck,
     clean_reason,
-    is_high_impact,
     lock_incident,
     refuse_access,
     refuse_closed_in,
     refuse_request,
     same_account,
-    title,
 )
 from services.approvals.lifecycle import unblock_blockers, unblock_refusal
 from services.store import audit, requests
@@ -96,7 +95,7 @@ async def _create_batch(store: Store, *, incident_id: str, wanted: list[ActionId
         fresh = wanted if undo_of else [a for a in wanted if a.value not in pending]
         if not fresh:
             return Outcome(False, OutcomeCode.ALREADY_PENDING,
-                           f"{', '.join(title(a) for a in wanted).capitalize()} already confirmed and pending.",
+                           f"{', '.join(title(a) for a in wanted)} already confirmed and pending.",
                            incident_id)
         rows: list[dict[str, Any]] = []
         refusals: dict[ActionId, str] = {}

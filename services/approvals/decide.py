@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.actions.catalog import title
 from services.approvals.common import (
     Outcome,
     OutcomeCode,
@@ -20,7 +21,6 @@ from services.approvals.common import (
     refuse_closed_in,
     refuse_request,
     same_account,
-    title,
 )
 from services.store import audit, requests
 from services.store.db import Store, utcnow
@@ -39,10 +39,10 @@ _DONE_VERBS = {
 def _already(req: ActionRequest) -> Outcome:
     verb = _DONE_VERBS.get(req.state, req.state.value)
     if req.state is RequestState.EXPIRED:
-        message = f"{title(req.action).capitalize()} expired without approval; confirm it again if it is still needed."
+        message = f"{title(req.action)} expired without approval; confirm it again if it is still needed."
         return Outcome(False, OutcomeCode.EXPIRED, message, req.incident_id, (req,))
     by = f" by {req.decided_by_name}" if req.decided_by_name and req.state is not RequestState.REFUSED else ""
-    return Outcome(False, OutcomeCode.ALREADY_DECIDED, f"{title(req.action).capitalize()} was already {verb}{by}.",
+    return Outcome(False, OutcomeCode.ALREADY_DECIDED, f"{title(req.action)} was already {verb}{by}.",
                    req.incident_id, (req,))
 
 
@@ -99,7 +99,7 @@ async def approve(store: Store, *, request_id: str, approver: Actor, is_responde
         return await refuse_request(
             store, actor=approver, code=OutcomeCode.SELF_APPROVAL, incident_id=awaiting[0].incident_id,
             correlation_id=correlation_id,
-            message=f"{title(mine[0].action).capitalize()} is high-impact and you requested it, so a different "
+            message=f"{title(mine[0].action)} is high-impact and you requested it, so a different "
                     "responder must approve it.")
     return await _decide(store, awaiting=awaiting, actor=approver, to=RequestState.APPROVED,
                          correlation_id=correlation_id, now=now)

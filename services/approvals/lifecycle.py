@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.actions import catalog
 from services.store import audit, dedupe, requests
 from services.store.db import Store, utcnow
 from services.store.incidents import mark_contained_if_done
@@ -25,18 +26,13 @@ from services.store.schema import action_requests, incidents
 from services.store.scrub import scrub
 from services.vocabulary import ActionId, ActionResult, Actor
 
-UNBLOCK_DEPENDENCIES = (ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS)
+UNBLOCK_DEPENDENCIES = tuple(p.action for p in catalog.spec(ActionId.UNBLOCK_SENDER).prerequisites)
 _FINAL_RESULT_STATES = {RequestState.SUCCEEDED, RequestState.FAILED, RequestState.SKIPPED, RequestState.REFUSED,
                         RequestState.PARTIAL}
-_TITLES = {ActionId.RESET_PASSWORD: "the password has not been reset",
-           ActionId.REVOKE_SESSIONS: "sessions have not been revoked"}
 
 
 def unblock_refusal(missing: list[ActionId]) -> str:
-    """The sentence a card or the CLI shows when unblock_sender is refused."""
-    why = " and ".join(_TITLES[a] for a in missing) or "the account is not secured yet"
-    return (f"Unblock sender was refused because {why} in this incident; Microsoft advises lifting the "
-            "sending restriction only once the account is secured (a responder can override, and it is audited).")
+    return catalog.spec(ActionId.UNBLOCK_SENDER).refusal(missing)
 
 
 async def unblock_blockers(conn: AsyncConnection, *, incident_id: str, batch: tuple[str, ...] = ()

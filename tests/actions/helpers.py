@@ -1,4 +1,4 @@
-"""Helpers for the playbook tests: alice, her incident, a run, and reading the sandbox's write log."""
+"""Helpers for the engine tests: alice, her incident, a run, and reading the sandbox's write log."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from services.actions.playbook import run_actions
+from services.actions.engine import run_direct
 from services.findings.investigation import investigate
 from services.runtime import Runtime
 from services.store import incidents
@@ -31,8 +31,8 @@ async def incident_for(rt: Runtime, who: UserRef) -> Incident:
 
 
 async def run(rt: Runtime, incident: Incident, who: UserRef, actions: list[ActionId], **kw: Any) -> list[ActionResult]:
-    return await run_actions(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
-                             actor=RESPONDER, **kw)
+    return await run_direct(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
+                            actor=RESPONDER, **kw)
 
 
 def writes(rt: Runtime) -> list[Any]:

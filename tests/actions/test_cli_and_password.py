@@ -73,7 +73,7 @@ async def test_text_output_prints_one_line_per_action_and_the_password_once(
 async def test_unblock_sender_across_invocations(runtime: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert await _run_cli(runtime, "remediate", "alice", "-a", "unblock_sender", "--yes", "--json") == 1
     refused = json.loads(capsys.readouterr().out)["results"][0]
-    assert refused["status"] == "refused" and "run those first or use the override" in refused["detail"]
+    assert refused["status"] == "refused" and "password has not been reset" in refused["detail"]
     assert await _run_cli(runtime, "remediate", "alice", "-a", "reset_password,revoke_sessions", "--yes",
                           "--json") == 0
     first = json.loads(capsys.readouterr().out)

@@ -108,9 +108,11 @@ async def test_dismiss_risk_after_confirming(runtime: Any) -> None:
 
 def test_every_action_sentence_survives_the_store_scrubber() -> None:
     """Sentences bound for audit rows must not look like secrets, or the store rewrites them."""
-    from services.actions import ACTIONS
+    from services.actions import ACTIONS, catalog
     from services.store.scrub import scrub_text
 
     for action in ACTIONS.values():
-        for sentence in (action.title, action.description, action.nothing_to_do, action.done_sentence):
+        spec = catalog.spec(action.id)
+        for sentence in (spec.title, spec.description, spec.refusal([p.action for p in spec.prerequisites]),
+                         action.nothing_to_do, action.done_sentence):
             assert scrub_text(sentence) == sentence, sentence

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.actions.base import Action, ActionContext, Write
+from services.actions.engine import execute_one
 from services.actions.identity import RemoveAdminRoles, ResetMfa, RevokeOauthGrants
-from services.actions.playbook import execute_one
 from services.vocabulary import ActionId, ActionStatus, UserRef
 
 USER = UserRef(id="u-1", user_principal_name="marta@fabrikam.com", display_name="Marta")
@@ -58,7 +58,7 @@ def _ctx(flagged: tuple[str, ...]) -> ActionContext:
 
 
 async def _run(action: Action, ctx: ActionContext) -> Any:
-    return await execute_one(action, ctx, await action.snapshot(ctx))
+    return await execute_one(action, ctx, await action.snapshot(ctx), verify_wait_s=0.0)
 
 
 async def test_skipped_only_when_nothing_flagged_is_left() -> None:

@@ -4,7 +4,8 @@ from datetime import timedelta
 import pytest
 
 from services import approvals
-from services.approvals import OutcomeCode, ResponderCache, clean_reason, is_high_impact
+from services.actions.catalog import is_high_impact
+from services.approvals import OutcomeCode, ResponderCache, clean_reason
 from services.store import audit, incidents, requests
 from services.store.db import Store
 from services.store.records import RequestState
@@ -46,7 +47,7 @@ async def test_standard_actions_run_at_once_and_high_ones_wait(store: Store) -> 
     assert (high.state, high.impact) == (RequestState.AWAITING_APPROVAL, "high")
     assert high.expires_at == high.requested_at + timedelta(minutes=30)
     assert len({r.batch_id for r in out.requests}) == 1
-    assert out.message == "Confirmed: revoke sessions will run now; reset password waits for a second responder."
+    assert out.message == "Confirmed: Revoke sessions will run now; Reset password waits for a second responder."
     assert [e[0] for e in await _events(store)].count("request.confirmed") == 2
 
 
@@ -97,7 +98,7 @@ async def test_high_actions_need_a_different_second_responder(store: Store) -> N
     assert stored is not None and (stored.state, stored.decided_by_id) == (RequestState.APPROVED, EVAN.id)
     again = await approvals.approve(store, request_id=req_id, approver=EVAN, is_responder=RESPONDERS)
     assert again.code is OutcomeCode.ALREADY_DECIDED
-    assert again.message == "Block signin was already approved by Evan Responder."
+    assert again.message == "Block sign-in was already approved by Evan Responder."
     events = await _events(store)
     assert ("request.approved", EVAN.id, "approved") in events
     assert ("access.refused", MALLORY.id, "refused") in events
@@ -139,7 +140,7 @@ async def test_reject_by_another_responder_and_cancel_by_the_requester(store: St
     rejected = await approvals.reject(store, request_id=first.requests[0].id, actor=EVAN, is_responder=RESPONDERS)
     assert rejected.code is OutcomeCode.REJECTED and rejected.requests[0].state is RequestState.REJECTED
     late = await approvals.approve(store, request_id=first.requests[0].id, approver=EVAN, is_responder=RESPONDERS)
-    assert late.message == "Block signin was already rejected by Evan Responder."
+    assert late.message == "Block sign-in was already rejected by Evan Responder."
     second = await approvals.confirm(store, incident_id=inc.id, actions=["block_signin"], actor=DANA, reason="r",
                                      is_responder=RESPONDERS)
     cancelled = await approvals.reject(store, request_id=second.requests[0].id, actor=DANA, is_responder=RESPONDERS)

@@ -152,8 +152,8 @@ def test_running_card_shows_each_state() -> None:
     card = cards.running_card(CTX, incident_id="i", target=samples.ALICE, lines=samples.lines(),
                               requested_by=samples.RESPONDER, started_at=NOW)
     words = texts(card)
-    for expected in ["✓ succeeded · verified", "✓ succeeded · not verified", "✗ failed", "skipped", "refused",
-                     "running…", "queued", "awaiting approval", "Exchange Online refused the change: busy.",
+    for expected in ["✓ succeeded · verified", "✓ succeeded · written, not yet visible", "✗ failed", "skipped",
+                     "refused", "running…", "queued", "awaiting approval", "Exchange Online refused the change: busy.",
                      "Started by Megan Bowen · 14:02 UTC"]:
         assert expected in words
     assert any(w.startswith("3 succeeded (2 verified), 1 partial, 1 failed") for w in words)

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import cards
-from cards import catalog, verbs
+from cards import verbs
 from cards.approval import AwaitingApproval
 from cards.common import SIZE_BUDGET, size_of
 from cards.context import CardContext
 from cards.views import ActionLine, LineState
+from services.actions import catalog
 from tests.cards import samples
 from tests.cards.samples import HUGE, NOW, RESPONDER, A
 from tests.cards.walk import executes, nodes, texts

@@ -29,7 +29,7 @@ async def _user(rt: Any, upn: str) -> UserRef:
 
 async def _contain(rt: Any, upn: str, actions: list[ActionId]) -> None:
     """Open an incident on `upn`, run `actions`, then undo each one the catalog can undo."""
-    from services.actions.playbook import run_actions, undo_request
+    from services.actions.engine import run_direct, undo_request
     from services.findings.investigation import investigate
     from services.store import incidents
     from services.store import requests as request_repo
@@ -40,8 +40,8 @@ async def _contain(rt: Any, upn: str, actions: list[ActionId]) -> None:
     incident = (await incidents.open_incident(rt.store, target=who, source=IncidentSource.COMMAND,
                                               opened_by=RESPONDER, investigation=inv.to_json(),
                                               target_is_admin=inv.is_admin)).incident
-    results = await run_actions(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
-                                actor=RESPONDER, approver=RESPONDER, override_unblock=True)
+    results = await run_direct(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
+                               actor=RESPONDER, approver=RESPONDER, override_unblock=True)
     done = {r.action for r in results if r.status is ActionStatus.SUCCEEDED}
     for request in await request_repo.for_incident(rt.store, incident_id=incident.id):
         if ActionId(request.action) in done:

@@ -5,8 +5,8 @@ thread → the temporary password only in the requester's 1:1 chat."""
 
 from __future__ import annotations
 
+from services.actions import catalog
 from services.store import incidents as incident_repo
-from services.vocabulary import HIGH_IMPACT_ACTIONS
 from tests.support.flowbot import THREAD, FlowBot, action, texts
 from tests.support.people import DAVE, ERIN
 
@@ -46,7 +46,7 @@ async def test_compromised_alice_to_contained_with_summary(bot: FlowBot) -> None
     # Standard actions ran; high ones wait for a second responder.
     assert len(bot.writes) > writes_before
     pending = await bot.pending()
-    assert {r.action for r in pending} == {a.value for a in HIGH_IMPACT_ACTIONS} & set(recommended)
+    assert {r.action for r in pending} == {a.value for a in catalog.high_impact_actions()} & set(recommended)
     assert bot.connector.updates[THREAD], "the card was updated in place"
     assert all(u["id"] == incident.card_activity_id for u in bot.connector.updates[THREAD])
     awaiting = bot.updates()[-1]

@@ -66,7 +66,37 @@ async def test_undo_goes_through_the_approval_policy(bot: FlowBot) -> None:
     assert status == 200 and "responders group" in texts(body["value"])
 
 
+def _undo_button(card: dict[str, object], title: str) -> dict[str, object]:
+    buttons = [a for a in _all(card) if a.get("verb") == "contain.undo"]
+    found = [a for a in buttons if a.get("title") == title]
+    assert found, [a.get("title") for a in buttons]
+    return found[0]
+
+
 def _all(card: dict[str, object]) -> list[dict[str, object]]:
     from tests.support.flowbot import actions_of
 
     return actions_of(card)
+
+
+async def test_the_card_offers_undo_for_what_the_services_can_undo(bot: FlowBot) -> None:
+    """disable_legacy_protocols restores its snapshot; unblock_signin is undone by blocking again."""
+    incident = await open_incident(bot, "alice", ALICE["aadObjectId"])
+    await run(bot, incident, ["disable_legacy_protocols"])
+    done = bot.updates()[-1]
+    undo = action(done, "contain.undo")
+    assert undo["title"] == "Undo: Disable legacy protocols"
+    status, _ = await bot.click("contain.undo", undo["data"], user=DAVE, card_id=incident.card_activity_id)
+    assert status == 200
+    reqs = await request_repo.for_incident(bot.store, incident_id=incident.id)
+    [restore] = [r for r in reqs if r.undo_of]
+    assert restore.state is RequestState.SUCCEEDED, restore.result
+    cas = await bot.runtime.tenant.get_cas_mailbox(mailbox="alice@contoso.com")
+    assert cas is not None and cas.imap_enabled and cas.pop_enabled
+
+    batch = await run(bot, incident, ["block_signin"])
+    await bot.click("contain.approve", {"batch": batch}, user=ERIN)
+    unblock = _undo_button(bot.updates()[-1], "Undo: Block sign-in")
+    await bot.click("contain.undo", unblock["data"], user=DAVE, card_id=incident.card_activity_id)
+    # Unblocking succeeded; the card now offers to undo that too (by blocking again, a high-impact request).
+    assert _undo_button(bot.updates()[-1], "Undo: Unblock sign-in")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services import approvals
-from services.actions import playbook
+from services.actions import engine
 from services.store import audit
 from services.store import requests as request_repo
 from services.store.records import ActionRequest, RequestState
@@ -32,8 +32,8 @@ async def _dies_mid_action(bot: FlowBot, incident_id: str, action: str, *, worke
                                       reason="chaos", is_responder=_yes)
     assert outcome.ok, outcome.message
     [req] = await approvals.claim(bot.store, worker_id=worker_id, lease_s=lease_s, limit=1)
-    await playbook.run_one(tenant=bot.runtime.tenant, store=bot.store, request=req, worker_id=worker_id,
-                           record_result=False)
+    # Run by a worker that does not hold the lease: the write lands, the result is not recorded.
+    await engine.run_claimed([req], tenant=bot.runtime.tenant, store=bot.store, worker_id=f"{worker_id}-gone")
     return req
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.actions.records import RunJournal, start_direct_run
+
 from services.findings.containment import assess_containment, finding_key, findings_left
 from services.store import audit, incidents
 from services.store.db import Store, utcnow

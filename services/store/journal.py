@@ -1,25 +1,23 @@
-"""What the playbook keeps in the store: action request rows for a direct run (the CLI, benchmarks),
-snapshots, and the audit row written right after each write.
+"""What the action engine (services.actions.engine) keeps in the store while it runs: snapshots, the
+audit row written right after each write, and each result, group-committed by `RunJournal`; and the
+request rows of a direct run (the command line, benchmarks), created already claimed.
 
-These build on the store's shared tables and repositories (services.store.*); the approval policy
-itself stays in services.approvals, which the bot path goes through.
+The approval policy itself stays in services.approvals, which the bot path goes through.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.approvals.common import is_high_impact
 from services.store import audit, requests
 from services.store.db import Store, new_id, utcnow
 from services.store.incidents import mark_contained_if_done
-from services.store.records import Incident, RequestState
+from services.store.records import ActionRequest, Incident, RequestState
 from services.store.schema import action_requests, snapshots
 from services.store.scrub import scrub
 from services.vocabulary import ActionId, ActionResult, Actor, Impact
@@ -28,32 +26,23 @@ LEASE = timedelta(minutes=10)
 Entry = Callable[[AsyncConnection], Awaitable[None]]
 
 
-async def succeeded_in_incident(store: Store, *, incident_id: str) -> frozenset[ActionId]:
-    """Actions that succeeded in this incident, in any earlier run or instance."""
-    query = sa.select(action_requests.c.action).where(action_requests.c.incident_id == incident_id,
-                                                      action_requests.c.state == RequestState.SUCCEEDED.value)
-    async with store.read() as conn:
-        names = (await conn.execute(query)).scalars().all()
-    known = {a.value for a in ActionId}
-    return frozenset(ActionId(a) for a in names if a in known)
-
-
-async def start_direct_run(store: Store, *, incident: Incident, actions: Iterable[ActionId], actor: Actor,
+async def start_direct_run(store: Store, *, incident: Incident, actions: Iterable[ActionId],
+                           impacts: Mapping[ActionId, Impact], actor: Actor,
                            approver: Actor | None, reason: str, worker_id: str, override_unblock: bool,
                            correlation_id: str | None, now: datetime, undo_of: str | None = None
-                           ) -> dict[ActionId, str]:
+                           ) -> list[ActionRequest]:
     """Rows for a run that needs no approval round (the command line: the operator confirmed on the
-    terminal), already claimed by `worker_id`. Returns the request id of each action."""
+    terminal), already claimed by `worker_id`: the requests, in the order of `actions`, ready for
+    services.actions.engine.run_claimed."""
     batch_id = new_id("bat")
     decider = approver or actor
     rows: list[dict[str, Any]] = []
     ids: dict[ActionId, str] = {}
     for action in actions:
         ids[action] = new_id("req", 12)
-        high = is_high_impact(action, target_is_admin=incident.target_is_admin)
         rows.append({
             "id": ids[action], "incident_id": incident.id, "batch_id": batch_id, "action": action.value,
-            "impact": (Impact.HIGH if high else Impact.STANDARD).value, "state": RequestState.RUNNING.value,
+            "impact": impacts[action].value, "state": RequestState.RUNNING.value,
             "requested_by_id": actor.id, "requested_by_name": actor.name, "reason": reason[:500],
             "requested_at": now, "expires_at": None, "remind_at": None, "reminded_at": None,
             "decided_by_id": decider.id, "decided_by_name": decider.name, "decided_at": now,
@@ -73,17 +62,7 @@ async def start_direct_run(store: Store, *, incident: Incident, actions: Iterabl
                                    outcome="override", incident_id=incident.id, correlation_id=correlation_id,
                                    at=now, detail=f"{actor.name} overrode the unblock_sender precondition "
                                                   f"(reset_password and revoke_sessions first): {reason}")
-    return ids
-
-
-async def save_snapshots(store: Store, *, taken: dict[str, tuple[ActionId, dict[str, Any]]], now: datetime) -> None:
-    """Every snapshot of a run in one transaction, keyed by action request id."""
-    if not taken:
-        return
-    async with store.write() as conn:
-        await conn.execute(snapshots.insert(), [
-            {"action_request_id": rid, "action": action.value, "taken_at": now, "data": scrub(data)}
-            for rid, (action, data) in taken.items()])
+    return [ActionRequest.from_row(row) for row in rows]  # type: ignore[arg-type]
 
 
 def record_write(journal: RunJournal, *, actor: Actor, action: ActionId, target: str, summary: str,
@@ -126,6 +105,10 @@ class RunJournal:
         self._unawaited.append(fut)
         return fut
 
+    def track(self, fut: asyncio.Future[None]) -> None:
+        """Have `drain` wait for `fut` too (an entry whose caller did not wait for it)."""
+        self._unawaited.append(fut)
+
     async def drain(self) -> None:
         """Wait until every queued entry is committed (raises the first failure)."""
         waiting, self._unawaited = self._unawaited, []
@@ -163,6 +146,14 @@ class RunJournal:
                                    outcome="contained", incident_id=req.incident_id, at=now,
                                    detail=f"Every action of incident {req.incident_id} has finished, none failed, "
                                           "and every finding is addressed or accepted.")
+
+        await self._submit(entry)
+
+    async def snapshot(self, *, request_id: str, action: ActionId, data: dict[str, Any], now: datetime) -> None:
+        """Keep the state read before an action's writes (what an undo restores), group-committed."""
+        async def entry(conn: AsyncConnection) -> None:
+            await conn.execute(snapshots.insert(), [{"action_request_id": request_id, "action": action.value,
+                                                     "taken_at": now, "data": scrub(data)}])
 
         await self._submit(entry)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.actions import UNBLOCK_REFUSAL
-from services.actions.playbook import ActionProgress, undo_request
+from services.actions import catalog
+from services.actions.engine import ActionProgress, undo_request
 from services.findings.investigation import investigate
 from services.store import audit, requests
 from services.vocabulary import ActionId, ActionResult, ActionStatus, FindingKind
@@ -53,8 +53,9 @@ async def test_unblock_sender_first_is_refused_with_the_reason_and_writes_nothin
     [result] = await run(runtime, incident, alice, [ActionId.UNBLOCK_SENDER])
 
     assert result.status is ActionStatus.REFUSED
-    assert result.detail == UNBLOCK_REFUSAL
-    assert "password is reset and sessions are revoked" in result.detail
+    unblock = catalog.spec(ActionId.UNBLOCK_SENDER)
+    assert result.detail == unblock.refusal([ActionId.RESET_PASSWORD, ActionId.REVOKE_SESSIONS])
+    assert "password has not been reset and sessions have not been revoked" in result.detail
     assert len(writes(runtime)) == landed
 
 
