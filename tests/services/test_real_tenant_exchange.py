@@ -133,8 +133,8 @@ async def test_remove_forwarding_and_delegates_address_exactly_the_flagged_ident
     assert [(r.status, r.verified) for r in results] == [(ActionStatus.SUCCEEDED, True)] * 2, results
     mb = fabrikam.sandbox.state.mailbox(sean.id)
     assert mb is not None and mb["forwardingAddress"] is None and mb["grantSendOnBehalfTo"] == []
-    sent = {w.route: w.body["CmdletInput"]["Parameters"] for w in writes(fabrikam)}
-    behalf = next(p["GrantSendOnBehalfTo"] for p in sent.values() if "GrantSendOnBehalfTo" in p)
+    sent = [w.body["CmdletInput"]["Parameters"] for w in writes(fabrikam)]
+    behalf = next(p["GrantSendOnBehalfTo"] for p in sent if "GrantSendOnBehalfTo" in p)
     assert behalf["@odata.type"] == "#Exchange.GenericHashTable"
     inv = await _investigate(fabrikam, SEAN)
     assert not _of(inv, FindingKind.MAILBOX_FORWARDING) and not _of(inv, FindingKind.MAILBOX_DELEGATE)

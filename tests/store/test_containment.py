@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.actions.records import RunJournal, start_direct_run
-
 from services.findings.containment import assess_containment, finding_key, findings_left
 from services.store import audit, incidents
 from services.store.db import Store, utcnow
+from services.store.journal import RunJournal, start_direct_run
 from services.store.records import IncidentStatus
-from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor
+from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, Impact
 from tests.store.helpers import ALICE, DANA, EVAN
 
 METHOD = {"kind": "mfa_method_added", "severity": "high", "title": "New authentication method registered",
@@ -31,11 +30,12 @@ async def _incident(store: Store, investigation: dict[str, Any] | None = None) -
 
 
 async def _run(store: Store, incident: Any, result: ActionResult) -> None:
-    ids = await start_direct_run(store, incident=incident, actions=[result.action], actor=DANA, approver=None,
-                                 reason="test", worker_id="w-1", override_unblock=False, correlation_id=None,
-                                 now=utcnow())
+    [request] = await start_direct_run(store, incident=incident, actions=[result.action],
+                                       impacts={result.action: Impact.STANDARD}, actor=DANA, approver=None,
+                                       reason="test", worker_id="w-1", override_unblock=False, correlation_id=None,
+                                       now=utcnow())
     journal = RunJournal(store)
-    await journal.finish(request_id=ids[result.action], worker_id="w-1", result=result, target=incident.target_upn,
+    await journal.finish(request_id=request.id, worker_id="w-1", result=result, target=incident.target_upn,
                          approver=None)
     await journal.drain()
 
