@@ -29,6 +29,7 @@ PERSON_KEY = "person:"
 class FlowDeps:
     store: Store
     tenant: Any
+    writer: Any  # the tenant's write clients (built in bot.py; services.actions.writer)
     is_responder: ResponderCheck
     post_to: Callable[[Mapping[str, Any]], Poster]  # a poster for a stored conversation reference
     sandbox: bool = True

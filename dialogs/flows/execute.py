@@ -122,8 +122,8 @@ class Worker:
     async def _run(self, req: ActionRequest) -> None:
         beat = asyncio.get_running_loop().create_task(self._heartbeat(req.id))
         try:
-            result = await playbook.run_one(tenant=self.deps.tenant, store=self.deps.store, request=req,
-                                            worker_id=self.worker_id, record_result=False)
+            result = await playbook.run_one(tenant=self.deps.tenant, writer=self.deps.writer, store=self.deps.store,
+                                            request=req, worker_id=self.worker_id, record_result=False)
             if req.resumed:
                 result = resumed_result(result)
             await approvals.finish(self.deps.store, request_id=req.id, worker_id=self.worker_id, result=result)

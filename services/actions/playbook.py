@@ -28,7 +28,6 @@ from services.actions.records import (
     start_direct_run,
     succeeded_in_incident,
 )
-from services.actions.writer import writer_for
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store import snapshots as snapshot_repo
@@ -120,16 +119,18 @@ def _recorder(journal: RunJournal, *, actor: Actor, approver: Actor | None, inci
     return record
 
 
-def context_for(*, tenant: Any, incident: Incident, user: UserRef, options: Mapping[str, Any] | None = None,
+def context_for(*, tenant: Any, writer: Any, incident: Incident, user: UserRef, options: Mapping[str,
+                Any] | None = None,
                 succeeded: frozenset[ActionId] = frozenset(), override_unblock: bool = False,
                 record: Any = None, clock: Callable[[], datetime] = utcnow) -> ActionContext:
-    return ActionContext(tenant=tenant, writer=writer_for(tenant), user=user, since=incident.opened_at,
+    return ActionContext(tenant=tenant, writer=writer, user=user, since=incident.opened_at,
                          cutoff=incident.cutoff, options=dict(options or {}), clock=clock, succeeded=succeeded,
                          override_unblock=override_unblock, record=record,
                          flagged=targets_by_action(incident.investigation))
 
 
-async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: UserRef, actions: Sequence[ActionId],
+async def run_actions(*, tenant: Any, writer: Any, store: Store, incident: Incident, user: UserRef,
+                      actions: Sequence[ActionId],
                       actor: Actor, approver: Actor | None = None, options: Mapping[str, Any] | None = None,
                       correlation_id: str | None = None, on_progress: Progress | None = None,
                       override_unblock: bool = False, reason: str = "Containment run.",
@@ -142,7 +143,7 @@ async def run_actions(*, tenant: Any, store: Store, incident: Incident, user: Us
     now = clock()
     worker = f"run-{os.getpid()}-{new_id('w', 6)}"
     journal = RunJournal(store)
-    ctx = context_for(tenant=tenant, incident=incident, user=user, options=options,
+    ctx = context_for(tenant=tenant, writer=writer, incident=incident, user=user, options=options,
                       override_unblock=override_unblock, clock=clock,
                       record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=correlation_id))
@@ -236,7 +237,7 @@ async def _user_of(tenant: Any, incident: Incident) -> UserRef:
                             display_name=incident.target_display_name)
 
 
-async def run_one(*, tenant: Any, store: Store, request: ActionRequest, worker_id: str,
+async def run_one(*, tenant: Any, writer: Any, store: Store, request: ActionRequest, worker_id: str,
                   options: Mapping[str, Any] | None = None, on_progress: Progress | None = None,
                   record_result: bool = True) -> ActionResult:
     """Run one claimed request (services.approvals.claim): read, write what is still needed, verify,
@@ -253,7 +254,7 @@ async def run_one(*, tenant: Any, store: Store, request: ActionRequest, worker_i
     user = await _user_of(tenant, incident)
     succeeded = await succeeded_in_incident(store, incident_id=incident.id)
     journal = RunJournal(store)
-    ctx = context_for(tenant=tenant, incident=incident, user=user, options=options, succeeded=succeeded,
+    ctx = context_for(tenant=tenant, writer=writer, incident=incident, user=user, options=options, succeeded=succeeded,
                       override_unblock=request.override,
                       record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=request.correlation_id))
@@ -297,7 +298,8 @@ async def _undo(action: Action, ctx: ActionContext, store: Store, *, original_re
                    detail=f"Restored what {action.title.lower()} changed, from the snapshot taken before it ran.")
 
 
-async def undo_request(*, tenant: Any, store: Store, request_id: str, actor: Actor, approver: Actor | None = None,
+async def undo_request(*, tenant: Any, writer: Any, store: Store, request_id: str, actor: Actor,
+                       approver: Actor | None = None,
                        correlation_id: str | None = None, reason: str = "Undo.") -> ActionResult:
     """Undo an earlier request directly (the command line; the bot confirms an undo through
     services.approvals with `undo_of`, then calls `run_one`)."""
@@ -315,7 +317,7 @@ async def undo_request(*, tenant: Any, store: Store, request_id: str, actor: Act
                                  correlation_id=correlation_id, now=utcnow(), undo_of=request_id)
     user = await _user_of(tenant, incident)
     journal = RunJournal(store)
-    ctx = context_for(tenant=tenant, incident=incident, user=user,
+    ctx = context_for(tenant=tenant, writer=writer, incident=incident, user=user,
                       record=_recorder(journal, actor=actor, approver=approver, incident=incident,
                                        correlation_id=correlation_id))
     try:

@@ -40,13 +40,15 @@ async def _contain(rt: Any, upn: str, actions: list[ActionId]) -> None:
     incident = (await incidents.open_incident(rt.store, target=who, source=IncidentSource.COMMAND,
                                               opened_by=RESPONDER, investigation=inv.to_json(),
                                               target_is_admin=inv.is_admin)).incident
-    results = await run_actions(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
+    results = await run_actions(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=incident, user=who,
+                                actions=actions,
                                 actor=RESPONDER, approver=RESPONDER, override_unblock=True)
     done = {r.action for r in results if r.status is ActionStatus.SUCCEEDED}
     for request in await request_repo.for_incident(rt.store, incident_id=incident.id):
         if ActionId(request.action) in done:
             try:
-                await undo_request(tenant=rt.tenant, store=rt.store, request_id=request.id, actor=RESPONDER,
+                await undo_request(tenant=rt.tenant, writer=rt.writer, store=rt.store, request_id=request.id,
+                                   actor=RESPONDER,
                                    approver=RESPONDER)
             except (ValueError, NotImplementedError):
                 pass  # not undoable: nothing to send
@@ -56,7 +58,7 @@ async def _contain(rt: Any, upn: str, actions: list[ActionId]) -> None:
 async def _summary(rt: Any, incident: Any) -> None:
     from services.summary.build import build_summary
 
-    await build_summary(tenant=rt.tenant, store=rt.store, incident=incident, audit_wait_s=5.0)
+    await build_summary(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=incident, audit_wait_s=5.0)
 
 
 async def _doctor(rt: Any) -> None:
