@@ -89,6 +89,17 @@ async def list_incidents(store: Store, *, status: IncidentStatus | None = None, 
     return [Incident.from_row(r) for r in rows]
 
 
+async def by_card(store: Store, *, card_activity_id: str, conversation_id: str) -> Incident | None:
+    """The incident whose card is the activity `card_activity_id` in `conversation_id` (the latest, if a
+    card was reused), found through its index however many incidents there are."""
+    query = (sa.select(incidents)
+             .where(incidents.c.card_activity_id == card_activity_id, incidents.c.conversation_id == conversation_id)
+             .order_by(incidents.c.opened_at.desc()).limit(1))
+    async with store.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    return Incident.from_row(row) if row is not None else None
+
+
 async def set_card(
     store: Store,
     *,
