@@ -21,9 +21,6 @@ from services.store.records import Incident
 from services.vocabulary import ActionId
 
 OWN_ACCOUNT = "You cannot request actions on your own account; ask another responder."
-# Refusals services.approvals returns without an audit row of its own.
-UNAUDITED = frozenset({OutcomeCode.ALREADY_PENDING, OutcomeCode.ALREADY_DECIDED, OutcomeCode.EXPIRED,
-                       OutcomeCode.UNKNOWN_ACTION, OutcomeCode.BAD_REASON, OutcomeCode.NOT_FOUND})
 NONCE_PREFIX = "confirm:"
 
 
@@ -91,8 +88,8 @@ async def answer(deps: FlowDeps, turn: Turn, incident: Incident, outcome: approv
     """The invoke's answer for a policy outcome: the current card (with the sentence if refused), and on
     success, after the answer is out, wake the worker and bring the thread's card up to date."""
     if not outcome.ok:
-        refused = await refuse(deps, turn, outcome.message, incident=incident, correlation_id=cid,
-                               audited=outcome.code not in UNAUDITED)
+        # services.approvals audited the refusal (every one of them); the card only shows it.
+        refused = await refuse(deps, turn, outcome.message, incident=incident, correlation_id=cid, audited=True)
         if outcome.code is OutcomeCode.ALREADY_PENDING and incident.card_activity_id and incident.conversation_ref:
             # The requests exist, so the thread's card should show them; after an instance died between
             # storing them and updating the card, this is what brings the thread back to the truth.

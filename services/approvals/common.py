@@ -3,6 +3,7 @@ rules every decision shares (who is a responder, whose account it is, what a val
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class Outcome:
     message: str
     incident_id: str | None = None
     requests: tuple[ActionRequest, ...] = ()
+    audited: bool = True  # False only inside services.approvals, until `audited_refusal` writes its row
 
 
 class ResponderCheck(Protocol):
@@ -135,6 +137,19 @@ async def refuse_access(store: Store, *, actor: Actor, attempted: str, incident_
                        detail=f"{actor.name} is not a responder and tried to {attempted}.")
     return Outcome(False, OutcomeCode.NOT_RESPONDER,
                    "Only members of the responders group can act on incidents; this attempt was recorded.", incident_id)
+
+
+async def audited_refusal(store: Store, outcome: Outcome, *, actor: Actor, correlation_id: str | None) -> Outcome:
+    """Every refusal leaves services.approvals with its audit row: write it for one that has none yet."""
+    if outcome.ok or outcome.audited:
+        return outcome
+    from services.store import incidents as incident_repo
+
+    incident = await incident_repo.get(store, incident_id=outcome.incident_id) if outcome.incident_id else None
+    await audit.record(store, actor=actor, event="request.refused", target=incident.target_upn if incident else "",
+                       outcome="refused", incident_id=incident.id if incident else None,
+                       correlation_id=correlation_id, detail=outcome.message)
+    return dataclasses.replace(outcome, audited=True)
 
 
 async def refuse_request(store: Store, *, actor: Actor, code: OutcomeCode, message: str, incident_id: str | None,
