@@ -11,13 +11,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from services.store import audit
-from services.store.db import Store
+from services.store.db import Connection, Store
 from services.store.records import ActionRequest, Incident
-from services.store.schema import incidents
 from services.store.scrub import plain_text
 from services.vocabulary import HIGH_IMPACT_ACTIONS, ActionId, Actor
 
@@ -111,17 +107,7 @@ def title(action: str) -> str:
     return action.replace("_", " ")
 
 
-async def lock_incident(conn: AsyncConnection, incident_id: str) -> Incident | None:
-    """Re-read the incident inside the write transaction; on PostgreSQL lock it so two confirms of the
-    same incident (a double click on two instances) run one after the other."""
-    query = sa.select(incidents).where(incidents.c.id == incident_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    return Incident.from_row(row) if row else None
-
-
-async def refuse_closed_in(conn: AsyncConnection, *, incident: Incident, actor: Actor, correlation_id: str | None,
+async def refuse_closed_in(conn: Connection, *, incident: Incident, actor: Actor, correlation_id: str | None,
                            now: datetime) -> Outcome:
     """Inside a write transaction: audit and answer the refusal of any request on a closed incident."""
     message = f"Incident {incident.id} is closed; it takes no more actions."

@@ -14,7 +14,6 @@ from services.approvals.common import (
     audited_refusal,
     clean_reason,
     is_high_impact,
-    lock_incident,
     refuse_access,
     refuse_closed_in,
     refuse_request,
@@ -25,6 +24,7 @@ from services.approvals.lifecycle import unblock_blockers, unblock_refusal
 from services.store import audit, requests
 from services.store import incidents as incident_repo
 from services.store.db import Store, new_id, utcnow
+from services.store.incidents import lock as lock_incident
 from services.store.records import PENDING_STATES, ActionRequest, RequestState
 from services.vocabulary import ActionId, Actor, Impact
 

@@ -9,14 +9,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from services.approvals.common import (
     Outcome,
     OutcomeCode,
     ResponderCheck,
     audited_refusal,
-    lock_incident,
     refuse_access,
     refuse_closed_in,
     refuse_request,
@@ -24,7 +21,8 @@ from services.approvals.common import (
     title,
 )
 from services.store import audit, requests
-from services.store.db import Store, utcnow
+from services.store.db import Connection, Store, utcnow
+from services.store.incidents import lock as lock_incident
 from services.store.records import ActionRequest, RequestState
 from services.store.schema import action_requests
 from services.vocabulary import Actor
@@ -160,7 +158,7 @@ async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, 
     return _already(latest or awaiting[0])
 
 
-async def _expire(conn: AsyncConnection, req: ActionRequest, *, target: str, now: datetime) -> bool:
+async def _expire(conn: Connection, req: ActionRequest, *, target: str, now: datetime) -> bool:
     if not await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
                                      values={"state": RequestState.EXPIRED, "finished_at": now}):
         return False

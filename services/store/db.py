@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 log = logging.getLogger(__name__)
 
+Connection = AsyncConnection  # the connection a repository function takes inside a transaction
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE = "contain_write"
 # Any constant works; it only has to be the same for every instance sharing the database.
@@ -78,6 +80,11 @@ class Store:
                 await engine.dispose()
                 raise
         return store
+
+    async def revisions(self) -> set[str]:
+        """The migration revisions the database is at (alembic_version)."""
+        async with self.read() as conn:
+            return set((await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
 
     async def close(self) -> None:
         await self.engine.dispose()

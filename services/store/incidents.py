@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.store import audit
-from services.store.db import Store, new_id, utcnow
+from services.store.db import Connection, Store, new_id, utcnow
 from services.store.records import PENDING_STATES, Incident, IncidentSource, IncidentStatus, RequestState
 from services.store.schema import action_requests, incidents
 from services.store.scrub import plain_text, scrub, scrub_text
@@ -87,6 +87,16 @@ async def list_incidents(store: Store, *, status: IncidentStatus | None = None, 
     async with store.read() as conn:
         rows = (await conn.execute(query)).mappings().all()
     return [Incident.from_row(r) for r in rows]
+
+
+async def lock(conn: Connection, incident_id: str) -> Incident | None:
+    """Re-read the incident inside the write transaction; on PostgreSQL lock it so two confirms of the
+    same incident (a double click on two instances) run one after the other."""
+    query = sa.select(incidents).where(incidents.c.id == incident_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return Incident.from_row(row) if row else None
 
 
 async def by_card(store: Store, *, card_activity_id: str, conversation_id: str) -> Incident | None:

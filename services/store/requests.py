@@ -87,6 +87,13 @@ async def transition(
     return bool(result.rowcount == 1)
 
 
+async def end_lease(store: Store, *, request_id: str, owner: str, now: datetime) -> bool:
+    """End the lease `owner` holds on a running request (its process died); False if it moved on."""
+    async with store.write() as conn:
+        return await transition(conn, request_id=request_id, from_states=[RequestState.RUNNING],
+                                values={"lease_expires_at": now}, extra_where=[action_requests.c.lease_owner == owner])
+
+
 async def lockable(conn: AsyncConnection, *where: Any, limit: int) -> list[ActionRequest]:
     """Rows matching `where`, locked for this transaction and skipping rows another transaction holds
     (PostgreSQL); SQLite's immediate write transaction already excludes other writers."""
