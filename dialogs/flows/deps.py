@@ -11,14 +11,17 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards import CardContext
 from dialogs.router import Person, Poster, Turn
-from services.approvals.common import ResponderCheck
+from services.ports import ResponderCheck, TenantWrites
 from services.store import conversations
 from services.store.db import Store
 from services.vocabulary import Actor
+
+if TYPE_CHECKING:
+    from services.tenant.facade import Tenant
 
 # Longest id a card may carry back (ours are ~20 characters); anything longer is forged.
 MAX_ID = 64
@@ -28,8 +31,8 @@ PERSON_KEY = "person:"
 @dataclass
 class FlowDeps:
     store: Store
-    tenant: Any
-    writer: Any  # the tenant's write clients (built in bot.py; services.actions.writer)
+    tenant: Tenant  # reads (services.ports.TenantReads once services.findings takes the port)
+    writer: TenantWrites  # the tenant's write clients (built in bot.py; services.actions.writer)
     is_responder: ResponderCheck
     post_to: Callable[[Mapping[str, Any]], Poster]  # a poster for a stored conversation reference
     sandbox: bool = True

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
+from services.ports import ResponderCheck
 from services.store import audit
 from services.store.db import Connection, Store
 from services.store.records import ActionRequest, Incident
@@ -47,10 +47,7 @@ class Outcome:
     audited: bool = True  # False only inside services.approvals, until `audited_refusal` writes its row
 
 
-class ResponderCheck(Protocol):
-    """Is this AAD object id a member of the responders group? (A Graph check lives elsewhere.)"""
-
-    def __call__(self, user_id: str, /) -> Awaitable[bool]: ...
+__all__ = ["ResponderCheck"]  # the port lives in services.ports
 
 
 class ResponderCache:

@@ -10,7 +10,6 @@ from services.approvals.common import (
     REASON_MAX,
     Outcome,
     OutcomeCode,
-    ResponderCheck,
     audited_refusal,
     clean_reason,
     is_high_impact,
@@ -21,6 +20,7 @@ from services.approvals.common import (
     title,
 )
 from services.approvals.lifecycle import unblock_blockers, unblock_refusal
+from services.ports import ResponderCheck
 from services.store import audit, requests
 from services.store import incidents as incident_repo
 from services.store.db import Store, new_id, utcnow

@@ -12,7 +12,6 @@ from datetime import datetime
 from services.approvals.common import (
     Outcome,
     OutcomeCode,
-    ResponderCheck,
     audited_refusal,
     refuse_access,
     refuse_closed_in,
@@ -20,6 +19,7 @@ from services.approvals.common import (
     same_account,
     title,
 )
+from services.ports import ResponderCheck
 from services.store import audit, requests
 from services.store.db import Connection, Store, utcnow
 from services.store.incidents import lock as lock_incident

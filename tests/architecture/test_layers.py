@@ -104,5 +104,5 @@ def test_the_runtime_is_frozen() -> None:
 
     from services.runtime import Runtime
 
-    params = getattr(Runtime, "__dataclass_params__")
+    params = Runtime.__dataclass_params__
     assert params.frozen and "extras" not in {f.name for f in dataclasses.fields(Runtime)}
