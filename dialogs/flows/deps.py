@@ -1,4 +1,4 @@
-"""What every flow works with, built once in bot.py: the store, the tenant, the responder check,
+"""What every flow works with, built once in dialogs.wiring: the store, the tenant, the responder check,
 a way to post into a stored conversation after the turn, and the worker's doorbell.
 
 Flows never import botbuilder or msgraph: posting goes through `Poster` (dialogs.router) and tenant
@@ -65,7 +65,7 @@ def card_id(data: Mapping[str, Any], key: str, prefix: str) -> str | None:
 
 
 def reference_key(turn: Turn) -> str:
-    """The key under which bot.py keeps this turn's conversation reference (see bot._reference_sink)."""
+    """The key under which the bot keeps this turn's conversation reference (dialogs.wiring.reference_sink)."""
     if turn.conversation_type == "personal":
         return turn.user.aad_id or turn.conversation_id
     return turn.conversation_id

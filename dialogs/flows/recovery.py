@@ -180,7 +180,8 @@ async def refresh_cards(deps: FlowDeps, worker: Any) -> int:
 
 
 class Recovery:
-    """Started by bot.py before the worker: names the worker, ends dead predecessors' leases, reports."""
+    """Started before the worker (dialogs.wiring registers it): names the worker, ends dead predecessors'
+    leases, reports."""
 
     def __init__(self, flows: Any, *, home: Path, report_timeout_s: float | None = None) -> None:
         self.flows = flows
