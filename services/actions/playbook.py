@@ -28,6 +28,7 @@ from services.actions.records import (
     start_direct_run,
     succeeded_in_incident,
 )
+from services.ports import TenantWrites
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store import snapshots as snapshot_repo
@@ -119,7 +120,7 @@ def _recorder(journal: RunJournal, *, actor: Actor, approver: Actor | None, inci
     return record
 
 
-def context_for(*, tenant: Any, writer: Any, incident: Incident, user: UserRef, options: Mapping[str,
+def context_for(*, tenant: Any, writer: TenantWrites, incident: Incident, user: UserRef, options: Mapping[str,
                 Any] | None = None,
                 succeeded: frozenset[ActionId] = frozenset(), override_unblock: bool = False,
                 record: Any = None, clock: Callable[[], datetime] = utcnow) -> ActionContext:
@@ -129,7 +130,7 @@ def context_for(*, tenant: Any, writer: Any, incident: Incident, user: UserRef, 
                          flagged=targets_by_action(incident.investigation))
 
 
-async def run_actions(*, tenant: Any, writer: Any, store: Store, incident: Incident, user: UserRef,
+async def run_actions(*, tenant: Any, writer: TenantWrites, store: Store, incident: Incident, user: UserRef,
                       actions: Sequence[ActionId],
                       actor: Actor, approver: Actor | None = None, options: Mapping[str, Any] | None = None,
                       correlation_id: str | None = None, on_progress: Progress | None = None,
@@ -237,7 +238,7 @@ async def _user_of(tenant: Any, incident: Incident) -> UserRef:
                             display_name=incident.target_display_name)
 
 
-async def run_one(*, tenant: Any, writer: Any, store: Store, request: ActionRequest, worker_id: str,
+async def run_one(*, tenant: Any, writer: TenantWrites, store: Store, request: ActionRequest, worker_id: str,
                   options: Mapping[str, Any] | None = None, on_progress: Progress | None = None,
                   record_result: bool = True) -> ActionResult:
     """Run one claimed request (services.approvals.claim): read, write what is still needed, verify,
@@ -298,7 +299,7 @@ async def _undo(action: Action, ctx: ActionContext, store: Store, *, original_re
                    detail=f"Restored what {action.title.lower()} changed, from the snapshot taken before it ran.")
 
 
-async def undo_request(*, tenant: Any, writer: Any, store: Store, request_id: str, actor: Actor,
+async def undo_request(*, tenant: Any, writer: TenantWrites, store: Store, request_id: str, actor: Actor,
                        approver: Actor | None = None,
                        correlation_id: str | None = None, reason: str = "Undo.") -> ActionResult:
     """Undo an earlier request directly (the command line; the bot confirms an undo through
