@@ -99,6 +99,11 @@ async def lock(conn: Connection, incident_id: str) -> Incident | None:
     return Incident.from_row(row) if row else None
 
 
+async def target_upn_in(conn: Connection, incident_id: str) -> str:
+    """The UPN an incident is about, inside a transaction ("" when there is no such incident)."""
+    return (await conn.execute(sa.select(incidents.c.target_upn).where(incidents.c.id == incident_id))).scalar() or ""
+
+
 async def by_card(store: Store, *, card_activity_id: str, conversation_id: str) -> Incident | None:
     """The incident whose card is the activity `card_activity_id` in `conversation_id` (the latest, if a
     card was reused), found through its index however many incidents there are."""
