@@ -118,3 +118,10 @@ async def test_alert_incidents_without_a_thread_get_one_when_the_bot_starts(chan
         assert incident is not None and incident.conversation_id == thread
     finally:
         await restarted.close()
+
+
+async def test_every_background_task_starts_and_stops_through_one_registry(bot: FlowBot) -> None:
+    tasks = bot.parts.tasks
+    assert tasks.names == ["gateway", "responders", "recovery", "worker", "timers", "alert threads",
+                           "alert pollers"]
+    assert tasks.running == tasks.names
