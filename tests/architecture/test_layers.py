@@ -106,3 +106,24 @@ def test_the_runtime_is_frozen() -> None:
 
     params = Runtime.__dataclass_params__
     assert params.frozen and "extras" not in {f.name for f in dataclasses.fields(Runtime)}
+
+
+def _verb_handlers(tree: ast.Module) -> set[str]:
+    """Names of the functions a module registers with router.on_verb(verb, lambda turn: NAME(deps, turn))."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "on_verb"
+                and len(node.args) == 2 and isinstance(node.args[1], ast.Lambda)
+                and isinstance(node.args[1].body, ast.Call) and isinstance(node.args[1].body.func, ast.Name)):
+            names.add(node.args[1].body.func.id)
+    return names
+
+
+@pytest.mark.parametrize("path", list(_sources("dialogs/flows")), ids=_rel)
+def test_every_card_verb_goes_through_the_one_guard(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    handlers = _verb_handlers(tree)
+    unguarded = [fn.name for fn in ast.walk(tree) if isinstance(fn, ast.AsyncFunctionDef) and fn.name in handlers
+                 and not any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "guarded"
+                             for d in fn.decorator_list)]
+    assert unguarded == []
