@@ -58,7 +58,7 @@ async def _contain(rt: Any, upn: str, actions: list[ActionId]) -> None:
 async def _summary(rt: Any, incident: Any) -> None:
     from services.summary.build import build_summary
 
-    await build_summary(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=incident, audit_wait_s=5.0)
+    await build_summary(tenant=rt.tenant, store=rt.store, incident=incident, audit_wait_s=5.0)
 
 
 async def _doctor(rt: Any) -> None:
