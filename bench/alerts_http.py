@@ -85,9 +85,9 @@ async def _send_all(http: aiohttp.ClientSession, url: str, batch: list[Delivery]
     return seen
 
 
-async def _settle(runtime: Any, gateway: Any, connector: ChannelConnector, quiet_s: float = 0.3) -> None:
+async def _settle(parts: Any, connector: ChannelConnector, quiet_s: float = 0.3) -> None:
     """Wait until no alert post is running and the Bot Connector has heard nothing new for `quiet_s`."""
-    threads = runtime.extras["alert_threads"]
+    threads, gateway = parts.alert_threads, parts.gateway
     async with asyncio.timeout(120):
         while True:
             await threads.drain()
@@ -101,7 +101,9 @@ async def _settle(runtime: Any, gateway: Any, connector: ChannelConnector, quiet
 async def measure(*, home: Path, total: int = 1000, accounts: int = 50, concurrency: int = 25,
                   duplicate_share: float = 0.20, bad_share: float = 0.05) -> dict[str, Any]:
     """Run the volume through POST /api/alerts and return the counts (see the module docstring)."""
-    from bot import GATEWAY_KEY, build_runtime, create_app
+    from bot import build_runtime, create_app
+    from dialogs.web import PARTS_KEY
+    from services.runtime import Tuning
 
     fixture = write_fixture(home / "crowd.json", accounts)
     settings = load_settings({"CONTAIN_HOME": str(home / "home"), "CONTAIN_SANDBOX_FIXTURE": str(fixture),
@@ -109,8 +111,9 @@ async def measure(*, home: Path, total: int = 1000, accounts: int = 50, concurre
     connector = ChannelConnector()
     await connector.start()
     try:
-        async with build_runtime(settings, sandbox_overrides={"persist": False}) as runtime:
-            runtime.extras.update(poll_alerts=False, timer_interval_s=3600.0)  # only the webhook posts threads
+        # Only the webhook posts threads.
+        async with build_runtime(settings, sandbox_overrides={"persist": False},
+                                 tuning=Tuning(poll_alerts=False, timer_interval_s=3600.0)) as runtime:
             app = create_app(runtime)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
@@ -121,7 +124,7 @@ async def measure(*, home: Path, total: int = 1000, accounts: int = 50, concurre
                 limits = aiohttp.TCPConnector(limit=concurrency)
                 async with aiohttp.ClientSession(connector=limits) as http:
                     await _choose_channel(http, bot_url, connector, runtime.store)
-                    await _settle(runtime, app[GATEWAY_KEY], connector)
+                    await _settle(app[PARTS_KEY], connector)
                     channel_posts = connector.total
                     # The workload stamps deliveries up to 240 s before `now`; centring them on the present
                     # leaves 3 minutes before the last one would be stale (the bot refuses > 5 minutes either way).
@@ -130,7 +133,7 @@ async def measure(*, home: Path, total: int = 1000, accounts: int = 50, concurre
                     start = time.perf_counter()
                     seen = await _send_all(http, f"{bot_url}/api/alerts", batch, concurrency)
                     answered = time.perf_counter() - start
-                    await _settle(runtime, app[GATEWAY_KEY], connector)
+                    await _settle(app[PARTS_KEY], connector)
                     elapsed = time.perf_counter() - start
                 result = await _count(runtime, connector, batch, seen)
             finally:

@@ -127,6 +127,7 @@ async def _timed_posts(url: str, bodies: list[dict[str, Any]], concurrent: bool 
 async def in_process(connector: RecordingConnector, home: Path, turns: int, clicks: int, rounds: int
                      ) -> dict[str, float]:
     import bot
+    from dialogs.web import PARTS_KEY
     from services.settings import load_settings
 
     settings = load_settings({"CONTAIN_HOME": str(home), "CONTAIN_LOG_LEVEL": "WARNING"})
@@ -148,7 +149,7 @@ async def in_process(connector: RecordingConnector, home: Path, turns: int, clic
                    for _ in range(turns)]
         echo_bodies = [activities.message("/compromised alice", service_url=connector.url, user=people.DAVE)
                        for _ in range(turns)]
-        settle = app[bot.GATEWAY_KEY].drain
+        settle = app[PARTS_KEY].gateway.drain
         await _timed_posts(ours_url, command[:10], settle=settle)  # warm both paths
         await _timed_posts(echo_url, echo_bodies[:10])
         turn = await _timed_posts(ours_url, command, settle=settle)

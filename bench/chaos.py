@@ -37,6 +37,7 @@ import aiohttp
 import asyncpg
 
 from bench.contain import wave_fixture
+from bot import open_store
 from services.store import audit
 from services.store import requests as request_repo
 from services.store.db import Store
@@ -291,7 +292,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             chaos_task = asyncio.create_task(chaos(d, args.kills, rng, http, restarts))
             await asyncio.gather(*(staggered(n) for n in logs))
             await chaos_task
-            store = await Store.open(url)
+            store = await open_store(url)
             try:
                 pending = await settle(store, 120)
                 left = [(r.action, r.state.value, r.lease_owner) for r in

@@ -71,8 +71,9 @@ async def contain_alice(rtt: float, runs: int) -> tuple[list[float], int]:
                 inv = await investigate(tenant=runtime.tenant, user=user)
                 incident = await _fresh_incident(runtime, inv.user)
                 start = time.perf_counter()
-                results = await run_direct(tenant=runtime.tenant, store=runtime.store, incident=incident,
-                                            user=inv.user, actions=inv.recommended_actions, actor=ACTOR)
+                results = await run_direct(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store,
+                                           incident=incident, user=inv.user, actions=inv.recommended_actions,
+                                           actor=ACTOR)
                 elapsed = (time.perf_counter() - start) * 1000
                 bad = [r for r in results if r.status is not ActionStatus.SUCCEEDED or not r.verified]
                 assert not bad, bad
@@ -126,8 +127,8 @@ async def wave(accounts: int, rps: float, rtt: float) -> dict[str, Any]:
             async def contain(u: UserRef) -> None:
                 async with gate:
                     for attempt in range(6):
-                        results = await run_direct(tenant=runtime.tenant, store=runtime.store, incident=opened[u.id],
-                                                    user=u, actions=WAVE_ACTIONS, actor=ACTOR)
+                        results = await run_direct(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store,
+                                                   incident=opened[u.id], user=u, actions=WAVE_ACTIONS, actor=ACTOR)
                         if all(r.status in (ActionStatus.SUCCEEDED, ActionStatus.SKIPPED) for r in results):
                             return
                         reruns[u.id] += 1

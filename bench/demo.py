@@ -226,10 +226,11 @@ async def start_guarded(seat: Seat, *, bot_endpoint: str, workdir: Path,
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0) -> AsyncIterator[tuple[Any, str]]:
+async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0
+                  ) -> AsyncIterator[tuple[Any, str, list[ConnectorGuard]]]:
     """The sandbox tenant, the real bot app on 127.0.0.1:`bot_port` (0: a free one) and one guarded
-    Playground per seat, all serving; yields (runtime, bot URL); the guards are in
-    runtime.extras["connector_guards"], in seat order. For the end-to-end test and bench/screenshots.py."""
+    Playground per seat, all serving; yields (runtime, bot URL, the guards in seat order).
+    For the end-to-end test and bench/screenshots.py."""
     from aiohttp import web
 
     import bot
@@ -239,7 +240,7 @@ async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0) 
         runner = web.AppRunner(bot.create_app(runtime), access_log=None)
         await runner.setup()
         procs: list[subprocess.Popen[bytes]] = []
-        guards: list[ConnectorGuard] = runtime.extras.setdefault("connector_guards", [])
+        guards: list[ConnectorGuard] = []
         try:
             await web.TCPSite(runner, "127.0.0.1", bot_port).start()
             bot_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
@@ -247,7 +248,7 @@ async def running(settings: Any, seats: tuple[Seat, ...], *, bot_port: int = 0) 
                 procs.append(await start_guarded(seat, bot_endpoint=f"{bot_url}/api/messages",
                                                  workdir=settings.home / "playground", guards=guards))
             await asyncio.gather(*(wait_serving(proc, seat) for proc, seat in zip(procs, seats, strict=True)))
-            yield runtime, bot_url
+            yield runtime, bot_url, guards
         finally:
             for proc in procs:
                 stop(proc)
@@ -314,6 +315,7 @@ def _port_refusal(settings: Any) -> str | None:
 async def main() -> int:
     import bot
     from dialogs.terminal.serve import serve
+    from dialogs.web import exposure_refusal
     from services.settings import SettingsError, load_settings
 
     os.environ.setdefault("CONTAIN_POLL_INTERVAL_S", ALERT_DEMO_POLL_INTERVAL_S)  # alert threads, below
@@ -326,7 +328,7 @@ async def main() -> int:
         print("demo: the demo runs against the sandbox tenant with authentication off; unset CONTAIN_TENANT_ID "
               "and MicrosoftAppId.", file=sys.stderr)
         return 2
-    refusal = bot.exposure_refusal(settings) or _port_refusal(settings)
+    refusal = exposure_refusal(settings) or _port_refusal(settings)
     try:
         node_executable()
     except PlaygroundError as exc:
@@ -339,7 +341,8 @@ async def main() -> int:
     procs: list[subprocess.Popen[bytes]] = []
     guards: list[ConnectorGuard] = []
     async with bot.build_runtime(settings) as runtime:
-        server: asyncio.Task[Any] = asyncio.create_task(serve(runtime, stop=stop_serving, ready=ready))
+        server: asyncio.Task[Any] = asyncio.create_task(serve(bot.create_app(runtime), settings, stop=stop_serving,
+                                                                   ready=ready))
         await asyncio.wait({server, asyncio.create_task(ready.wait())}, return_when=asyncio.FIRST_COMPLETED)
         if server.done():
             return int(server.result())

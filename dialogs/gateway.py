@@ -1,8 +1,8 @@
-"""The one thin botbuilder module besides bot.py: activities in, plain `Turn`s to the router, plain
+"""The thin botbuilder module (with dialogs.web and dialogs.botauth): activities in, plain `Turn`s to the router, plain
 outputs back out as Bot Connector calls.
 
 Acknowledge first, work after: an `Outcome.after` is not started inside the turn. `Gateway.process`
-returns it as a deferred starter that bot.py calls only once the HTTP response (for a card click, the
+returns it as a deferred starter that dialogs.web calls only once the HTTP response (for a card click, the
 invoke response with the "running" card) has been written. Later posts go through
 `continue_conversation`, always with the bot app id: without it botbuilder takes a legacy path that
 breaks under CloudAdapter.
@@ -67,7 +67,7 @@ def tenant_of(activity: Activity) -> str | None:
 
 def card_invoke_response(card: Mapping[str, Any]) -> InvokeResponse:
     """The body Teams expects for a Universal Action answered with a card. Built here, as a plain
-    dict, and written once by bot.py: letting botbuilder serialise it a second time is the HTTP 500
+    dict, and written once by dialogs.web: letting botbuilder serialise it a second time is the HTTP 500
     trap under CloudAdapter."""
     return InvokeResponse(
         status=HTTPStatus.OK,
@@ -154,7 +154,7 @@ class Gateway(Bot):
         self.bot_app_id = bot_app_id
         self.auth_off = auth_off
         self.sandbox = sandbox
-        self.adapter: Any = None  # set by bot.py: continue_conversation / create_conversation
+        self.adapter: Any = None  # built by bot.py, set by dialogs.web: continue_conversation / create_conversation
         self._tasks: set[asyncio.Task[None]] = set()
         self._known_conversations: set[str] = set()
         self.outbox = Outbox()  # every post and card update, one ordered, paced lane per conversation
@@ -261,7 +261,7 @@ class Gateway(Bot):
             task.add_done_callback(self._tasks.discard)
 
         deferred = _DEFERRED.get()
-        if deferred is None:  # not under bot.py (e.g. TestAdapter): start now
+        if deferred is None:  # not under dialogs.web (e.g. TestAdapter): start now
             start()
         else:
             deferred.append(start)

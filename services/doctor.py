@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-import sqlalchemy as sa
 from msgraph.generated.groups.item.transitive_members.transitive_members_request_builder import (
     TransitiveMembersRequestBuilder,
 )
@@ -337,8 +336,7 @@ async def check_database(*, store: Store) -> Check:
     kind = "PostgreSQL" if store.is_postgres else "SQLite" if store.is_sqlite else store.dialect
     heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
     try:
-        async with store.read() as conn:
-            current = set((await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
+        current = await store.revisions()
     except Exception as exc:
         return Check(f"database ({kind})", False, "check CONTAIN_DATABASE_URL and that the database accepts "
                      "connections, then start Contain once to migrate it.", type(exc).__name__)

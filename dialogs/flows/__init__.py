@@ -1,6 +1,6 @@
 """Contain's conversation flows: one small module per command or card verb, wired to the router here.
 
-    flows = install(router, deps)      # bot.py, the composition root
+    flows = install(router, deps)      # dialogs.wiring
     flows.start() / await flows.stop() # with the aiohttp app: the execution worker and the timers
 
 investigate   /compromised <who>, contain.choose, contain.new_incident

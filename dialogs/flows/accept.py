@@ -8,23 +8,19 @@ decision is audited, and the card is redrawn: "Contained" once nothing is left o
 from __future__ import annotations
 
 from cards import verbs as v
-from dialogs.flows.deps import FlowDeps, actor_of, card_id
-from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
+from dialogs.flows.deps import FlowDeps, actor_of
+from dialogs.flows.guard import Click, guarded, incident_of_card, invoke_card, refuse
 from dialogs.flows.render import current_card
-from dialogs.router import Outcome, Poster, Reply, Router, Turn, UpdateCard
+from dialogs.router import Outcome, Poster, Reply, Router, UpdateCard
 from services.approvals.common import clean_reason
 from services.store import incidents as incident_repo
 
 MAX_KEY = 32
 
 
-async def on_accept(deps: FlowDeps, turn: Turn) -> Outcome:
-    admitted = await admit(deps, turn, attempted="accept a finding")
-    if isinstance(admitted, Outcome):
-        return admitted
-    incident = await open_incident_of(deps, admitted, card_id(turn.data, "incident", "inc_"))
-    if isinstance(incident, Outcome):
-        return incident
+@guarded("accept a finding", load=incident_of_card)
+async def on_accept(deps: FlowDeps, admitted: Click) -> Outcome:
+    turn, incident = admitted.turn, admitted.open_incident
     finding = turn.inputs.get(v.FINDING_INPUT)
     reason = turn.inputs.get(v.ACCEPT_REASON_INPUT)
     cleaned = clean_reason(reason if isinstance(reason, str) else None)

@@ -1,7 +1,7 @@
 """The security channel: where alert threads go.
 
 Configured by id (CONTAIN_CHANNEL_ID), or chosen in Teams: the bot keeps every conversation reference
-it sees (bot.py stores them when the bot is added to a team and on the first message of each
+it sees (the bot stores them when it is added to a team and on the first message of each
 conversation), and a responder types `/compromised set-channel` in the channel to choose it. The
 choice is kept under one stable key, `channel:security`, as a reference to the channel itself (not
 to the thread the command was typed in), so a new alert starts a new thread there.

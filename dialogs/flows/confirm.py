@@ -11,19 +11,16 @@ from __future__ import annotations
 from cards import confirm_card
 from cards import verbs as v
 from dialogs.flows.deps import FlowDeps, actor_of, card_id, remember_person
-from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
+from dialogs.flows.guard import Click, guarded, incident_of_card, invoke_card, refuse
 from dialogs.flows.render import current_card, investigation_of, target_of, with_notice
 from dialogs.router import Outcome, Poster, Router, Turn, UpdateCard
 from services import approvals
-from services.approvals.common import OutcomeCode, clean_reason, same_account
+from services.approvals.common import OutcomeCode, clean_reason
 from services.store import dedupe
 from services.store.records import Incident
 from services.vocabulary import ActionId
 
 OWN_ACCOUNT = "You cannot request actions on your own account; ask another responder."
-# Refusals services.approvals returns without an audit row of its own.
-UNAUDITED = frozenset({OutcomeCode.ALREADY_PENDING, OutcomeCode.ALREADY_DECIDED, OutcomeCode.EXPIRED,
-                       OutcomeCode.UNKNOWN_ACTION, OutcomeCode.BAD_REASON, OutcomeCode.NOT_FOUND})
 NONCE_PREFIX = "confirm:"
 
 
@@ -41,15 +38,9 @@ def chosen_actions(inputs: dict[str, object]) -> list[ActionId] | str:
     return list(dict.fromkeys(chosen))
 
 
-async def on_confirm(deps: FlowDeps, turn: Turn) -> Outcome:
-    admitted = await admit(deps, turn, attempted="confirm actions")
-    if isinstance(admitted, Outcome):
-        return admitted
-    incident = await open_incident_of(deps, admitted, card_id(turn.data, "incident", "inc_"))
-    if isinstance(incident, Outcome):
-        return incident
-    if same_account(turn.user.aad_id, incident.target_user_id):
-        return await refuse(deps, turn, OWN_ACCOUNT, incident=incident, correlation_id=admitted.correlation_id)
+@guarded("confirm actions", load=incident_of_card, own_account=OWN_ACCOUNT)
+async def on_confirm(deps: FlowDeps, admitted: Click) -> Outcome:
+    turn, incident = admitted.turn, admitted.open_incident
     actions = chosen_actions(dict(turn.inputs))
     if isinstance(actions, str):
         return await refuse(deps, turn, actions, incident=incident, correlation_id=admitted.correlation_id)
@@ -64,21 +55,14 @@ async def on_confirm(deps: FlowDeps, turn: Turn) -> Outcome:
     return invoke_card(card)
 
 
-async def on_run(deps: FlowDeps, turn: Turn) -> Outcome:
-    admitted = await admit(deps, turn, attempted="run actions")
-    if isinstance(admitted, Outcome):
-        return admitted
-    cid = admitted.correlation_id
-    incident = await open_incident_of(deps, admitted, card_id(turn.data, "incident", "inc_"))
-    if isinstance(incident, Outcome):
-        return incident
+@guarded("run actions", load=incident_of_card, own_account=OWN_ACCOUNT)
+async def on_run(deps: FlowDeps, admitted: Click) -> Outcome:
+    turn, incident, cid = admitted.turn, admitted.open_incident, admitted.correlation_id
     nonce = card_id(turn.data, "nonce", "chc_")
     stored = await dedupe.get_choice(deps.store, nonce=nonce) if nonce else None
     if not stored or stored[0] != incident.id:
         return await refuse(deps, turn, "This confirmation is not valid for this incident; nothing was done.",
                             incident=incident, correlation_id=cid)
-    if same_account(turn.user.aad_id, incident.target_user_id):
-        return await refuse(deps, turn, OWN_ACCOUNT, incident=incident, correlation_id=cid)
     reason = turn.inputs.get(v.REASON_INPUT)
     if clean_reason(reason if isinstance(reason, str) else None) is None:
         card = confirm_card(deps.card_ctx(cid), incident_id=incident.id, nonce=nonce or "", target=target_of(incident),
@@ -104,8 +88,8 @@ async def answer(deps: FlowDeps, turn: Turn, incident: Incident, outcome: approv
     """The invoke's answer for a policy outcome: the current card (with the sentence if refused), and on
     success, after the answer is out, wake the worker and bring the thread's card up to date."""
     if not outcome.ok:
-        refused = await refuse(deps, turn, outcome.message, incident=incident, correlation_id=cid,
-                               audited=outcome.code not in UNAUDITED)
+        # services.approvals audited the refusal (every one of them); the card only shows it.
+        refused = await refuse(deps, turn, outcome.message, incident=incident, correlation_id=cid, audited=True)
         if outcome.code is OutcomeCode.ALREADY_PENDING and incident.card_activity_id and incident.conversation_ref:
             # The requests exist, so the thread's card should show them; after an instance died between
             # storing them and updating the card, this is what brings the thread back to the truth.

@@ -1,4 +1,4 @@
-"""What every flow works with, built once in bot.py: the store, the tenant, the responder check,
+"""What every flow works with, built once in dialogs.wiring: the store, the tenant, the responder check,
 a way to post into a stored conversation after the turn, and the worker's doorbell.
 
 Flows never import botbuilder or msgraph: posting goes through `Poster` (dialogs.router) and tenant
@@ -11,14 +11,17 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cards import CardContext
 from dialogs.router import Person, Poster, Turn
-from services.approvals.common import ResponderCheck
+from services.ports import ResponderCheck, TenantWrites
 from services.store import conversations
 from services.store.db import Store
 from services.vocabulary import Actor
+
+if TYPE_CHECKING:
+    from services.tenant.facade import Tenant
 
 # Longest id a card may carry back (ours are ~20 characters); anything longer is forged.
 MAX_ID = 64
@@ -28,7 +31,8 @@ PERSON_KEY = "person:"
 @dataclass
 class FlowDeps:
     store: Store
-    tenant: Any
+    tenant: Tenant  # reads (services.ports.TenantReads once services.findings takes the port)
+    writer: TenantWrites  # the tenant's write clients (built in bot.py; services.actions.writer)
     is_responder: ResponderCheck
     post_to: Callable[[Mapping[str, Any]], Poster]  # a poster for a stored conversation reference
     sandbox: bool = True
@@ -62,7 +66,7 @@ def card_id(data: Mapping[str, Any], key: str, prefix: str) -> str | None:
 
 
 def reference_key(turn: Turn) -> str:
-    """The key under which bot.py keeps this turn's conversation reference (see bot._reference_sink)."""
+    """The key under which the bot keeps this turn's conversation reference (dialogs.wiring.reference_sink)."""
     if turn.conversation_type == "personal":
         return turn.user.aad_id or turn.conversation_id
     return turn.conversation_id

@@ -20,7 +20,7 @@ from typing import Any
 from cards import summary_card
 from dialogs.flows.background import Background
 from dialogs.flows.deps import FlowDeps, person
-from dialogs.flows.render import current_card, target_of
+from dialogs.flows.render import current_card, target_of, to_view
 from dialogs.router import PrivateMessage, Reply, UpdateCard
 from services import approvals
 from services.actions import engine
@@ -29,7 +29,7 @@ from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.db import new_id
 from services.store.records import PENDING_STATES, ActionRequest, Incident, RequestState
-from services.summary.build import build_summary, to_view
+from services.summary.build import build_summary
 from services.vocabulary import ActionResult, Actor
 
 log = logging.getLogger("contain.worker")
@@ -90,7 +90,7 @@ class Worker:
         self._dirty.update(dict.fromkeys(r.batch_id for r in claimed))
         beats = [asyncio.get_running_loop().create_task(self._heartbeat(req.id)) for req in claimed]
         try:
-            await engine.run_claimed(claimed, tenant=self.deps.tenant, store=self.deps.store,
+            await engine.run_claimed(claimed, tenant=self.deps.tenant, writer=self.deps.writer, store=self.deps.store,
                                      worker_id=self.worker_id, on_finished=self._finished,
                                      verify_wait_s=self.deps.verify_wait_s)
         finally:

@@ -14,7 +14,7 @@ from cards import choice_card, existing_incident_card, incident_card, notice_car
 from cards import verbs as v
 from dialogs import commands
 from dialogs.flows.deps import FlowDeps, actor_of, card_id, correlation, remember_person, turn_reference
-from dialogs.flows.guard import Click, admit, invoke_card, open_incident_of, refuse
+from dialogs.flows.guard import Click, guarded, incident_of_card, invoke_card, refuse
 from dialogs.flows.render import investigation_of
 from dialogs.router import Outcome, Poster, Reply, Router, Turn, say
 from services.approvals.common import refuse_access, same_account
@@ -120,10 +120,9 @@ async def on_investigate(deps: FlowDeps, turn: Turn) -> Outcome:
     return Outcome(after=after)
 
 
-async def on_choose(deps: FlowDeps, turn: Turn) -> Outcome:
-    admitted = await admit(deps, turn, attempted="pick an account to investigate")
-    if isinstance(admitted, Outcome):
-        return admitted
+@guarded("pick an account to investigate")
+async def on_choose(deps: FlowDeps, admitted: Click) -> Outcome:
+    turn = admitted.turn
     nonce = card_id(turn.data, "choice", "chc_")
     candidates = await dedupe.get_choice(deps.store, nonce=nonce) if nonce else None
     if candidates is None:
@@ -147,17 +146,11 @@ def _investigating(deps: FlowDeps, click: Click, user: UserRef) -> Outcome:
     return Outcome(outputs=invoke_card(card).outputs, after=after)
 
 
-async def on_new_incident(deps: FlowDeps, turn: Turn) -> Outcome:
+@guarded("open a new incident", load=incident_of_card, own_account=OWN_ACCOUNT)
+async def on_new_incident(deps: FlowDeps, admitted: Click) -> Outcome:
     """Close the account's current incident (audited) and open a fresh one with a new investigation."""
-    admitted = await admit(deps, turn, attempted="open a new incident")
-    if isinstance(admitted, Outcome):
-        return admitted
-    incident = await open_incident_of(deps, admitted, card_id(turn.data, "incident", "inc_"))
-    if isinstance(incident, Outcome):
-        return incident
+    turn, incident = admitted.turn, admitted.open_incident
     actor = actor_of(turn)
-    if same_account(actor.id, incident.target_user_id):
-        return await refuse(deps, turn, OWN_ACCOUNT, incident=incident, correlation_id=admitted.correlation_id)
     reqs = await request_repo.for_incident(deps.store, incident_id=incident.id)
     if any(r.state in PENDING_STATES for r in reqs):
         return await refuse(deps, turn, "This incident still has actions pending; finish or reject them first.",

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from cards import approval_reminder_text
 from cards import verbs as v
 from dialogs.flows.background import Background
-from dialogs.flows.deps import FlowDeps, actor_of, card_id
+from dialogs.flows.deps import FlowDeps, actor_of
 from dialogs.flows.execute import Worker, post_summary
-from dialogs.flows.guard import admit, invoke_card, open_incident_of, refuse
+from dialogs.flows.guard import Click, guarded, incident_of_card, invoke_card, refuse
 from dialogs.flows.render import current_card, target_of
-from dialogs.router import Outcome, Poster, Reply, Router, Turn, UpdateCard
+from dialogs.router import Outcome, Poster, Reply, Router, UpdateCard
 from services import approvals
 from services.approvals.common import clean_reason
 from services.store import dedupe
@@ -96,13 +96,9 @@ def _ids(reqs: Iterable[ActionRequest], attr: str) -> list[str]:
     return list(dict.fromkeys(getattr(r, attr) for r in reqs))
 
 
-async def on_close(deps: FlowDeps, turn: Turn) -> Outcome:
-    admitted = await admit(deps, turn, attempted="close an incident")
-    if isinstance(admitted, Outcome):
-        return admitted
-    incident = await open_incident_of(deps, admitted, card_id(turn.data, "incident", "inc_"))
-    if isinstance(incident, Outcome):
-        return incident
+@guarded("close an incident", load=incident_of_card)
+async def on_close(deps: FlowDeps, admitted: Click) -> Outcome:
+    turn, incident = admitted.turn, admitted.open_incident
     reason = turn.inputs.get(v.REASON_INPUT)
     cleaned = clean_reason(reason if isinstance(reason, str) else None)
     if cleaned is None:
@@ -128,16 +124,10 @@ async def on_close(deps: FlowDeps, turn: Turn) -> Outcome:
     return Outcome(outputs=invoke_card(card).outputs, after=after)
 
 
-async def on_refresh(deps: FlowDeps, turn: Turn) -> Outcome:
+@guarded("view an incident", load=incident_of_card, open_only=False)
+async def on_refresh(deps: FlowDeps, admitted: Click) -> Outcome:
     """The card as it stands (Universal Actions refresh, "Back", "Show current state")."""
-    admitted = await admit(deps, turn, attempted="view an incident")
-    if isinstance(admitted, Outcome):
-        return admitted
-    incident_id = card_id(turn.data, "incident", "inc_")
-    incident = await incident_repo.get(deps.store, incident_id=incident_id) if incident_id else None
-    if incident is None:
-        return await refuse(deps, turn, "That incident does not exist.", correlation_id=admitted.correlation_id)
-    return invoke_card(await current_card(deps.card_ctx(admitted.correlation_id), deps.store, incident))
+    return invoke_card(await current_card(deps.card_ctx(admitted.correlation_id), deps.store, admitted.open_incident))
 
 
 def register(router: Router, deps: FlowDeps) -> None:

@@ -34,7 +34,6 @@ from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store.db import new_id, utcnow
 from services.store.records import PENDING_STATES, ActionRequest, IncidentStatus, RequestState
-from services.store.schema import action_requests
 
 log = logging.getLogger("contain.recovery")
 
@@ -97,11 +96,8 @@ async def end_predecessor_leases(deps: FlowDeps, *, instance: InstanceName, work
         owner = req.lease_owner or ""
         if not owner.startswith(prefix) or owner == worker_id:
             continue
-        async with deps.store.write() as conn:
-            if await request_repo.transition(conn, request_id=req.id, from_states=[RequestState.RUNNING],
-                                             values={"lease_expires_at": now},
-                                             extra_where=[action_requests.c.lease_owner == owner]):
-                ended.append(req)
+        if await request_repo.end_lease(deps.store, request_id=req.id, owner=owner, now=now):
+            ended.append(req)
     return ended
 
 
@@ -184,7 +180,8 @@ async def refresh_cards(deps: FlowDeps, worker: Any) -> int:
 
 
 class Recovery:
-    """Started by bot.py before the worker: names the worker, ends dead predecessors' leases, reports."""
+    """Started before the worker (dialogs.wiring registers it): names the worker, ends dead predecessors'
+    leases, reports."""
 
     def __init__(self, flows: Any, *, home: Path, report_timeout_s: float | None = None) -> None:
         self.flows = flows

@@ -23,6 +23,7 @@ from cards import (
     incident_card,
     rejected_card,
     running_card,
+    views,
 )
 from cards.approval import AwaitingApproval
 from cards.text import plain
@@ -32,6 +33,7 @@ from services.store import alerts as alert_store
 from services.store import requests as request_repo
 from services.store.db import Store
 from services.store.records import ActionRequest, Incident, RequestState
+from services.summary.build import Summary
 from services.vocabulary import (
     ActionId,
     Actor,
@@ -171,3 +173,38 @@ def with_notice(card: dict[str, Any], sentence: str) -> dict[str, Any]:
     notice = {"type": "TextBlock", "text": plain(sentence, 400), "wrap": True, "weight": "Bolder", "color": "Warning"}
     out["body"] = [notice, *out.get("body", [])]
     return out
+
+
+def to_view(summary: Summary) -> views.SummaryData:
+    """The card views (cards.views.SummaryData) for a containment summary (services.summary.build)."""
+    lines = []
+    for a in summary.actions:
+        state = "queued" if a.state == "approved" else a.state
+        lines.append(views.ActionLine(action=a.action, state=views.LineState(state), impact=views.Impact(a.impact),
+                                      verified=a.verified, detail=a.detail, requested_by=a.requested_by,
+                                      approved_by=a.approved_by, at=a.at, request_id=a.request_id))
+    audit = None
+    if summary.mailbox_audit is not None:
+        m = summary.mailbox_audit
+        audit = views.MailboxAuditView(org_enabled=None if m.org_audit_disabled is None else not m.org_audit_disabled,
+                                       mailbox_enabled=m.mailbox_audit_enabled, bypass=m.bypass)
+    events = None
+    if summary.audit_events is not None:
+        e = summary.audit_events
+        notable = tuple(views.AuditEvent(at=x.at, operation=x.operation, detail=x.detail)
+                        for x in (*e.inbox_rule_changes, *e.forwarding_changes))
+        counts = list(e.counts)
+        if e.mail_items_accessed:
+            counts = [(op, n) for op, n in counts if op != "MailItemsAccessed"]
+            counts.insert(0, ("MailItemsAccessed (items)", e.mail_items_accessed))
+        events = views.AuditEventsView(days=e.days, counts=tuple(counts), notable=notable,
+                                       note=e.note)
+    score = None
+    if summary.secure_score is not None:
+        s = summary.secure_score
+        score = views.SecureScoreView(current=s.current, max=s.max, change_7d=s.change_7d, change_30d=s.change_30d,
+                                      peers=s.peers, controls=tuple(views.ScoreControl(
+                                          title=c.title, points_available=c.points_available, status=c.status)
+                                          for c in s.controls))
+    return views.SummaryData(incident_id=summary.incident_id, lines=tuple(lines), mailbox_audit=audit,
+                             audit_events=events, secure_score=score, gaps=summary.gaps)

@@ -6,9 +6,10 @@ from __future__ import annotations
 from cards import score_card
 from dialogs import commands
 from dialogs.flows.deps import FlowDeps
+from dialogs.flows.render import to_view
 from dialogs.flows.status import responder_or_refusal
 from dialogs.router import Outcome, Reply, Router, Turn, say
-from services.summary.build import Summary, secure_score, to_view
+from services.summary.build import Summary, secure_score
 from services.tenant.errors import TenantError
 
 
@@ -23,6 +24,7 @@ async def on_score(deps: FlowDeps, turn: Turn) -> Outcome:
     if score is None:
         return say("The tenant has no Secure Score yet.")
     view = to_view(Summary(incident_id="", target_upn="", secure_score=score)).secure_score
+    assert view is not None  # a summary with a score has its view
     return Outcome(outputs=(Reply(card=score_card(deps.card_ctx(), score=view)),))
 
 

@@ -93,5 +93,5 @@ def _open_for_writing(path: Path) -> IO[str]:
     return path.open("w", encoding="utf-8")
 
 
-# bot.py looks for `handler` on the parsed arguments; each sub-command sets its own.
+# dialogs.terminal.cli looks for `handler` on the parsed arguments; each sub-command sets its own.
 handler = show_handler

@@ -172,7 +172,8 @@ async def handler(args: argparse.Namespace, runtime: Any) -> int:
         if isinstance(event, ActionResult) and not args.json:
             print(result_line(event), flush=True)
 
-    results = await run_direct(tenant=runtime.tenant, store=runtime.store, incident=incident, user=user,
+    results = await run_direct(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store, incident=incident,
+                               user=user,
                                 actions=actions, actor=actor, correlation_id=correlation_id, on_progress=progress,
                                 override_unblock=args.override_unblock, reason=args.reason,
                                 options={"all_but_password": args.all_but_password},

@@ -11,7 +11,14 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from dialogs.terminal.cli import Root
 
 log = logging.getLogger("contain")
 
@@ -22,29 +29,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Run the Teams bot on HOST:PORT (default 127.0.0.1:3978) until interrupted.",
     )
     # The settings check must come before the runtime is built, so this handler takes settings.
-    parser.set_defaults(handler=handler, needs_runtime=False)
+    parser.set_defaults(handler=handler, needs_runtime=False, needs_root=True)
 
 
-async def handler(args: argparse.Namespace, settings: Any) -> int:
+async def handler(args: argparse.Namespace, settings: Settings, root: Root) -> int:
     """Serve until SIGINT/SIGTERM; exit 2 with one sentence when the configuration is unsafe."""
-    import bot
+    from dialogs.web import exposure_refusal
 
-    refusal = bot.exposure_refusal(settings)
+    refusal = exposure_refusal(settings)
     if refusal:
         print(f"contain: {refusal}", file=sys.stderr)
         return 2
-    async with bot.build_runtime(settings) as runtime:
-        return await serve(runtime)
+    async with root.open_runtime(settings) as runtime:
+        return await serve(root.create_app(runtime), settings)
 
 
-async def serve(runtime: Any, *, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None) -> int:
-    """Run the app with aiohttp's AppRunner until `stop` is set or a termination signal arrives."""
+async def serve(app: web.Application, settings: Settings, *, stop: asyncio.Event | None = None,
+                ready: asyncio.Event | None = None) -> int:
+    """Run `app` with aiohttp's AppRunner until `stop` is set or a termination signal arrives."""
     from aiohttp import web
 
-    import bot
+    from dialogs.web import PARTS_KEY, listening_line
 
-    settings = runtime.settings
-    app = bot.create_app(runtime)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -64,9 +70,9 @@ async def serve(runtime: Any, *, stop: asyncio.Event | None = None, ready: async
             print(f"contain: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
                   "set HOST/PORT to a free address.", file=sys.stderr)
             return 2
-        auth_off = bool(runtime.extras.get("auth_off"))
+        auth_off = app[PARTS_KEY].auth_off
         # Authentication off is worth a warning: it must be seen even with CONTAIN_LOG_LEVEL=WARNING.
-        log.log(logging.WARNING if auth_off else logging.INFO, bot.listening_line(settings, auth_off))
+        log.log(logging.WARNING if auth_off else logging.INFO, listening_line(settings, auth_off))
         if ready is not None:
             ready.set()
         await stop.wait()

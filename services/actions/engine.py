@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from services.actions import ACTIONS, Action, ActionContext, Applied, Refused, Write, catalog
-from services.actions.writer import writer_for
+from services.ports import TenantWrites
 from services.store import incidents as incident_repo
 from services.store import requests as request_repo
 from services.store import snapshots as snapshot_repo
@@ -178,12 +178,13 @@ def _actors(request: ActionRequest) -> tuple[Actor, Actor | None]:
     return actor, approver
 
 
-def context_for(*, tenant: Any, incident: Incident, user: UserRef, options: Mapping[str, Any] | None = None,
+def context_for(*, tenant: Any, writer: TenantWrites, incident: Incident, user: UserRef,
+                options: Mapping[str, Any] | None = None,
                 succeeded: frozenset[ActionId] = frozenset(), override_unblock: bool = False,
                 record: Any = None, clock: Callable[[], datetime] = utcnow) -> ActionContext:
     """The context of one request: the incident's start and cutoff, and what its findings flagged per
     action (services.vocabulary.targets_by_action), so an action addresses exactly those objects."""
-    return ActionContext(tenant=tenant, writer=writer_for(tenant), user=user, since=incident.opened_at,
+    return ActionContext(tenant=tenant, writer=writer, user=user, since=incident.opened_at,
                          cutoff=incident.cutoff, options=dict(options or {}), clock=clock, succeeded=succeeded,
                          override_unblock=override_unblock, record=record,
                          flagged=targets_by_action(incident.investigation))
@@ -195,7 +196,8 @@ async def _user_of(tenant: Any, incident: Incident) -> UserRef:
                             display_name=incident.target_display_name)
 
 
-async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, store: Store, worker_id: str,
+async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, writer: TenantWrites, store: Store,
+                      worker_id: str,
                       options: Mapping[str, Any] | None = None, on_progress: Progress | None = None,
                       on_finished: Finished | None = None,
                       known: Mapping[str, tuple[Incident, UserRef]] | None = None,
@@ -214,7 +216,8 @@ async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, store: 
     outcomes: dict[str, ActionResult] = {}
 
     async def one_incident(incident_id: str, reqs: list[ActionRequest]) -> None:
-        run = _IncidentRun(tenant=tenant, store=store, journal=journal, worker_id=worker_id, options=options,
+        run = _IncidentRun(tenant=tenant, writer=writer, store=store, journal=journal, worker_id=worker_id,
+                           options=options,
                            on_progress=on_progress, on_finished=on_finished, verify_wait_s=verify_wait_s,
                            clock=clock)
         outcomes.update(await run.run(incident_id, reqs, (known or {}).get(incident_id)))
@@ -227,6 +230,7 @@ async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, store: 
 @dataclasses.dataclass
 class _IncidentRun:
     tenant: Any
+    writer: TenantWrites
     store: Store
     journal: RunJournal
     worker_id: str
@@ -247,7 +251,7 @@ class _IncidentRun:
             return {}
         target = known[1] if known else await _user_of(self.tenant, incident)
         mine = {r.id for r in reqs}
-        base = context_for(tenant=self.tenant, incident=incident, user=target, options=self.options,
+        base = context_for(tenant=self.tenant, writer=self.writer, incident=incident, user=target, options=self.options,
                            clock=self.clock)
         memo: dict[str, Any] = {}
         loop = asyncio.get_running_loop()
@@ -376,7 +380,8 @@ async def _undo(action: Action, ctx: ActionContext, store: Store, *, original_re
 
 # -- the command line's way in: requests created and claimed at once, then the same engine ------------------
 
-async def run_direct(*, tenant: Any, store: Store, incident: Incident, user: UserRef, actions: Sequence[ActionId],
+async def run_direct(*, tenant: Any, writer: TenantWrites, store: Store, incident: Incident, user: UserRef,
+                     actions: Sequence[ActionId],
                      actor: Actor, approver: Actor | None = None, options: Mapping[str, Any] | None = None,
                      correlation_id: str | None = None, on_progress: Progress | None = None,
                      override_unblock: bool = False, reason: str = "Containment run.", undo_of: str | None = None,
@@ -390,12 +395,13 @@ async def run_direct(*, tenant: Any, store: Store, incident: Incident, user: Use
                                      approver=approver, reason=reason, worker_id=worker,
                                      override_unblock=override_unblock, correlation_id=correlation_id,
                                      now=utcnow(), undo_of=undo_of)
-    return await run_claimed(claimed, tenant=tenant, store=store, worker_id=worker, options=options,
+    return await run_claimed(claimed, tenant=tenant, writer=writer, store=store, worker_id=worker, options=options,
                              on_progress=on_progress, known={incident.id: (incident, user)},
                              verify_wait_s=verify_wait_s)
 
 
-async def undo_request(*, tenant: Any, store: Store, request_id: str, actor: Actor, approver: Actor | None = None,
+async def undo_request(*, tenant: Any, writer: TenantWrites, store: Store, request_id: str, actor: Actor,
+                       approver: Actor | None = None,
                        correlation_id: str | None = None, reason: str = "Undo.") -> ActionResult:
     """Undo an earlier request from the command line (the bot confirms an undo through services.approvals
     with `undo_of`, and its worker runs it with `run_claimed`)."""
@@ -405,7 +411,7 @@ async def undo_request(*, tenant: Any, store: Store, request_id: str, actor: Act
     incident = await incident_repo.get(store, incident_id=original.incident_id)
     assert incident is not None
     user = await _user_of(tenant, incident)
-    results = await run_direct(tenant=tenant, store=store, incident=incident, user=user,
+    results = await run_direct(tenant=tenant, writer=writer, store=store, incident=incident, user=user,
                                actions=[ActionId(original.action)], actor=actor, approver=approver,
                                correlation_id=correlation_id, reason=reason, undo_of=request_id)
     return results[0]

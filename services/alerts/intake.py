@@ -22,14 +22,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from services.alerts import record as alert_rows
 from services.alerts import webhook
-from services.alerts.record import AlertRow
 from services.alerts.webhook import WebhookRefused
 from services.findings.investigation import investigate as run_investigation
 from services.findings.resolve import resolve
 from services.store import audit, dedupe, incidents
+from services.store import intake as alert_rows
 from services.store.db import Store
+from services.store.intake import AlertRow
 from services.store.records import Incident, IncidentSource
 from services.tenant.errors import TenantError
 from services.tenant.facade import Tenant

@@ -3,20 +3,17 @@ rules every decision shares (who is a responder, whose account it is, what a val
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
+from services.ports import ResponderCheck
 from services.store import audit
-from services.store.db import Store
+from services.store.db import Connection, Store
 from services.store.records import ActionRequest, Incident
-from services.store.schema import incidents
 from services.store.scrub import plain_text
 from services.vocabulary import Actor
 
@@ -47,12 +44,10 @@ class Outcome:
     message: str
     incident_id: str | None = None
     requests: tuple[ActionRequest, ...] = ()
+    audited: bool = True  # False only inside services.approvals, until `audited_refusal` writes its row
 
 
-class ResponderCheck(Protocol):
-    """Is this AAD object id a member of the responders group? (A Graph check lives elsewhere.)"""
-
-    def __call__(self, user_id: str, /) -> Awaitable[bool]: ...
+__all__ = ["ResponderCheck"]  # the port lives in services.ports
 
 
 class ResponderCache:
@@ -100,17 +95,7 @@ def clean_reason(raw: str | None) -> str | None:
     return reason if 0 < len(reason) <= REASON_MAX else None
 
 
-async def lock_incident(conn: AsyncConnection, incident_id: str) -> Incident | None:
-    """Re-read the incident inside the write transaction; on PostgreSQL lock it so two confirms of the
-    same incident (a double click on two instances) run one after the other."""
-    query = sa.select(incidents).where(incidents.c.id == incident_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).mappings().first()
-    return Incident.from_row(row) if row else None
-
-
-async def refuse_closed_in(conn: AsyncConnection, *, incident: Incident, actor: Actor, correlation_id: str | None,
+async def refuse_closed_in(conn: Connection, *, incident: Incident, actor: Actor, correlation_id: str | None,
                            now: datetime) -> Outcome:
     """Inside a write transaction: audit and answer the refusal of any request on a closed incident."""
     message = f"Incident {incident.id} is closed; it takes no more actions."
@@ -126,6 +111,19 @@ async def refuse_access(store: Store, *, actor: Actor, attempted: str, incident_
                        detail=f"{actor.name} is not a responder and tried to {attempted}.")
     return Outcome(False, OutcomeCode.NOT_RESPONDER,
                    "Only members of the responders group can act on incidents; this attempt was recorded.", incident_id)
+
+
+async def audited_refusal(store: Store, outcome: Outcome, *, actor: Actor, correlation_id: str | None) -> Outcome:
+    """Every refusal leaves services.approvals with its audit row: write it for one that has none yet."""
+    if outcome.ok or outcome.audited:
+        return outcome
+    from services.store import incidents as incident_repo
+
+    incident = await incident_repo.get(store, incident_id=outcome.incident_id) if outcome.incident_id else None
+    await audit.record(store, actor=actor, event="request.refused", target=incident.target_upn if incident else "",
+                       outcome="refused", incident_id=incident.id if incident else None,
+                       correlation_id=correlation_id, detail=outcome.message)
+    return dataclasses.replace(outcome, audited=True)
 
 
 async def refuse_request(store: Store, *, actor: Actor, code: OutcomeCode, message: str, incident_id: str | None,

@@ -11,18 +11,19 @@ from services.approvals.common import (
     REASON_MAX,
     Outcome,
     OutcomeCode,
-    ResponderCheck,
+    audited_refusal,
     clean_reason,
-    lock_incident,
     refuse_access,
     refuse_closed_in,
     refuse_request,
     same_account,
 )
 from services.approvals.lifecycle import unblock_blockers, unblock_refusal
+from services.ports import ResponderCheck
 from services.store import audit, requests
 from services.store import incidents as incident_repo
 from services.store.db import Store, new_id, utcnow
+from services.store.incidents import lock as lock_incident
 from services.store.records import PENDING_STATES, ActionRequest, RequestState
 from services.vocabulary import ActionId, Actor, Impact
 
@@ -63,17 +64,23 @@ async def confirm(
         wanted = list(dict.fromkeys(ActionId(a) for a in actions))
     except ValueError:
         bad = next(a for a in actions if a not in ActionId.__members__.values())
-        return Outcome(False, OutcomeCode.UNKNOWN_ACTION, f"{str(bad)[:60]!r} is not an action Contain knows.",
-                       incident_id)
+        return await audited_refusal(store, Outcome(
+            False, OutcomeCode.UNKNOWN_ACTION, f"{str(bad)[:60]!r} is not an action Contain knows.", incident_id,
+            audited=False), actor=actor, correlation_id=correlation_id)
     if not wanted:
-        return Outcome(False, OutcomeCode.UNKNOWN_ACTION, "Choose at least one action.", incident_id)
+        return await audited_refusal(store, Outcome(False, OutcomeCode.UNKNOWN_ACTION, "Choose at least one action.",
+                                                    incident_id, audited=False),
+                                     actor=actor, correlation_id=correlation_id)
     cleaned = clean_reason(reason)
     if cleaned is None:
-        return Outcome(False, OutcomeCode.BAD_REASON,
-                       f"A reason is required, up to {REASON_MAX} characters.", incident_id)
-    return await _create_batch(store, incident_id=incident_id, wanted=wanted, actor=actor, reason=cleaned,
-                               override_unblock=override_unblock, undo_of=undo_of, ttl=ttl,
-                               correlation_id=correlation_id, now=now)
+        return await audited_refusal(store, Outcome(False, OutcomeCode.BAD_REASON,
+                                                    f"A reason is required, up to {REASON_MAX} characters.",
+                                                    incident_id, audited=False),
+                                     actor=actor, correlation_id=correlation_id)
+    outcome = await _create_batch(store, incident_id=incident_id, wanted=wanted, actor=actor, reason=cleaned,
+                                  override_unblock=override_unblock, undo_of=undo_of, ttl=ttl,
+                                  correlation_id=correlation_id, now=now)
+    return await audited_refusal(store, outcome, actor=actor, correlation_id=correlation_id)
 
 
 async def _create_batch(store: Store, *, incident_id: str, wanted: list[ActionId], actor: Actor, reason: str,
@@ -89,14 +96,14 @@ async def _create_batch(store: Store, *, incident_id: str, wanted: list[ActionId
             original = await requests.get_in(conn, request_id=undo_of)
             if original is None or original.incident_id != incident_id:
                 return Outcome(False, OutcomeCode.NOT_FOUND, "The action to undo is not part of this incident.",
-                               incident_id)
+                               incident_id, audited=False)
         pending = {r.action for r in await requests.for_incident_in(conn, incident_id=incident_id)
                    if r.state in PENDING_STATES}
         fresh = wanted if undo_of else [a for a in wanted if a.value not in pending]
         if not fresh:
             return Outcome(False, OutcomeCode.ALREADY_PENDING,
                            f"{', '.join(title(a) for a in wanted)} already confirmed and pending.",
-                           incident_id)
+                           incident_id, audited=False)
         rows: list[dict[str, Any]] = []
         refusals: dict[ActionId, str] = {}
         for action in fresh:

@@ -9,21 +9,20 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from services.actions.catalog import title
 from services.approvals.common import (
     Outcome,
     OutcomeCode,
-    ResponderCheck,
-    lock_incident,
+    audited_refusal,
     refuse_access,
     refuse_closed_in,
     refuse_request,
     same_account,
 )
+from services.ports import ResponderCheck
 from services.store import audit, requests
-from services.store.db import Store, utcnow
+from services.store.db import Connection, Store, utcnow
+from services.store.incidents import lock as lock_incident
 from services.store.records import ActionRequest, RequestState
 from services.store.schema import action_requests
 from services.vocabulary import Actor
@@ -40,10 +39,10 @@ def _already(req: ActionRequest) -> Outcome:
     verb = _DONE_VERBS.get(req.state, req.state.value)
     if req.state is RequestState.EXPIRED:
         message = f"{title(req.action)} expired without approval; confirm it again if it is still needed."
-        return Outcome(False, OutcomeCode.EXPIRED, message, req.incident_id, (req,))
+        return Outcome(False, OutcomeCode.EXPIRED, message, req.incident_id, (req,), audited=False)
     by = f" by {req.decided_by_name}" if req.decided_by_name and req.state is not RequestState.REFUSED else ""
     return Outcome(False, OutcomeCode.ALREADY_DECIDED, f"{title(req.action)} was already {verb}{by}.",
-                   req.incident_id, (req,))
+                   req.incident_id, (req,), audited=False)
 
 
 async def _load(store: Store, request_or_batch_id: str) -> list[ActionRequest]:
@@ -93,7 +92,7 @@ async def approve(store: Store, *, request_id: str, approver: Actor, is_responde
     awaiting = await _awaiting(store, request_id=request_id, actor=approver, verb="approve",
                                is_responder=is_responder, correlation_id=correlation_id)
     if isinstance(awaiting, Outcome):
-        return awaiting
+        return await audited_refusal(store, awaiting, actor=approver, correlation_id=correlation_id)
     mine = [r for r in awaiting if same_account(r.requested_by_id, approver.id)]
     if mine:
         return await refuse_request(
@@ -101,8 +100,9 @@ async def approve(store: Store, *, request_id: str, approver: Actor, is_responde
             correlation_id=correlation_id,
             message=f"{title(mine[0].action)} is high-impact and you requested it, so a different "
                     "responder must approve it.")
-    return await _decide(store, awaiting=awaiting, actor=approver, to=RequestState.APPROVED,
-                         correlation_id=correlation_id, now=now)
+    outcome = await _decide(store, awaiting=awaiting, actor=approver, to=RequestState.APPROVED,
+                            correlation_id=correlation_id, now=now)
+    return await audited_refusal(store, outcome, actor=approver, correlation_id=correlation_id)
 
 
 async def reject(store: Store, *, request_id: str, actor: Actor, is_responder: ResponderCheck,
@@ -112,9 +112,10 @@ async def reject(store: Store, *, request_id: str, actor: Actor, is_responder: R
     awaiting = await _awaiting(store, request_id=request_id, actor=actor, verb="reject",
                                is_responder=is_responder, correlation_id=correlation_id)
     if isinstance(awaiting, Outcome):
-        return awaiting
+        return await audited_refusal(store, awaiting, actor=actor, correlation_id=correlation_id)
     to = RequestState.CANCELLED if same_account(awaiting[0].requested_by_id, actor.id) else RequestState.REJECTED
-    return await _decide(store, awaiting=awaiting, actor=actor, to=to, correlation_id=correlation_id, now=now)
+    outcome = await _decide(store, awaiting=awaiting, actor=actor, to=to, correlation_id=correlation_id, now=now)
+    return await audited_refusal(store, outcome, actor=actor, correlation_id=correlation_id)
 
 
 async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, to: RequestState,
@@ -157,7 +158,7 @@ async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, 
     return _already(latest or awaiting[0])
 
 
-async def _expire(conn: AsyncConnection, req: ActionRequest, *, target: str, now: datetime) -> bool:
+async def _expire(conn: Connection, req: ActionRequest, *, target: str, now: datetime) -> bool:
     if not await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
                                      values={"state": RequestState.EXPIRED, "finished_at": now}):
         return False

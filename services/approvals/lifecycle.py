@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from services.actions import catalog
 from services.store import audit, dedupe, requests
-from services.store.db import Store, utcnow
-from services.store.incidents import mark_contained_if_done
+from services.store.db import Connection, Store, utcnow
+from services.store.incidents import mark_contained_if_done, target_upn_in
 from services.store.records import PENDING_STATES, ActionRequest, RequestState
-from services.store.schema import action_requests, incidents
+from services.store.schema import action_requests
 from services.store.scrub import scrub
 from services.vocabulary import ActionId, ActionResult, Actor
 
@@ -35,19 +32,16 @@ def unblock_refusal(missing: list[ActionId]) -> str:
     return catalog.spec(ActionId.UNBLOCK_SENDER).refusal(missing)
 
 
-async def unblock_blockers(conn: AsyncConnection, *, incident_id: str, batch: tuple[str, ...] = ()
+async def unblock_blockers(conn: Connection, *, incident_id: str, batch: tuple[str, ...] = ()
                            ) -> tuple[list[ActionId], list[ActionId]]:
     """(missing, pending): dependencies with no success and nothing on the way, and those still on the way.
     Actions in `batch` (being confirmed together with unblock_sender) count as on the way."""
-    rows = (await conn.execute(
-        sa.select(action_requests.c.action, action_requests.c.state)
-        .where(action_requests.c.incident_id == incident_id,
-               action_requests.c.action.in_([a.value for a in UNBLOCK_DEPENDENCIES]))
-    )).all()
+    rows = await requests.states_of_actions_in(conn, incident_id=incident_id,
+                                               actions=[a.value for a in UNBLOCK_DEPENDENCIES])
     missing: list[ActionId] = []
     pending: list[ActionId] = []
     for dep in UNBLOCK_DEPENDENCIES:
-        states = {RequestState(r.state) for r in rows if r.action == dep.value}
+        states = {state for action, state in rows if action == dep.value}
         if RequestState.SUCCEEDED in states:
             continue
         if states & PENDING_STATES or dep.value in batch:
@@ -58,17 +52,13 @@ async def unblock_blockers(conn: AsyncConnection, *, incident_id: str, batch: tu
 
 
 def _not_waiting_on_dependencies() -> Any:
-    """SQL guard: an unblock_sender without override is not claimable while a dependency is pending."""
-    c = action_requests.c
-    dep = action_requests.alias("dep")
-    waiting = (sa.exists().where(dep.c.incident_id == c.incident_id,
-                                 dep.c.action.in_([a.value for a in UNBLOCK_DEPENDENCIES]),
-                                 dep.c.state.in_([s.value for s in PENDING_STATES])))
-    return sa.not_(sa.and_(c.action == ActionId.UNBLOCK_SENDER.value, c.override.is_(False), waiting))
+    """Claim guard: an unblock_sender without override is not claimable while a dependency is pending."""
+    return requests.not_waiting_on(action=ActionId.UNBLOCK_SENDER.value,
+                                   dependencies=[a.value for a in UNBLOCK_DEPENDENCIES])
 
 
-async def _target(conn: AsyncConnection, incident_id: str) -> str:
-    return (await conn.execute(sa.select(incidents.c.target_upn).where(incidents.c.id == incident_id))).scalar() or ""
+async def _target(conn: Connection, incident_id: str) -> str:
+    return await target_upn_in(conn, incident_id)
 
 
 async def claim(store: Store, *, worker_id: str, lease_s: float = 60.0, limit: int = 10,
@@ -79,8 +69,8 @@ async def claim(store: Store, *, worker_id: str, lease_s: float = 60.0, limit: i
     lease_until = now + timedelta(seconds=lease_s)
     claimed: list[ActionRequest] = []
     async with store.write() as conn:
-        guard = sa.and_(requests.claimable(now), _not_waiting_on_dependencies())
-        for req in await requests.lockable(conn, guard, limit=limit):
+        for req in await requests.lockable(conn, requests.claimable(now), _not_waiting_on_dependencies(),
+                                           limit=limit):
             target = await _target(conn, req.incident_id)
             if req.action == ActionId.UNBLOCK_SENDER.value and not req.override:
                 missing, _ = await unblock_blockers(conn, incident_id=req.incident_id)
@@ -102,7 +92,7 @@ async def claim(store: Store, *, worker_id: str, lease_s: float = 60.0, limit: i
     return claimed
 
 
-async def _refuse(conn: AsyncConnection, req: ActionRequest, sentence: str, *, target: str, now: datetime) -> None:
+async def _refuse(conn: Connection, req: ActionRequest, sentence: str, *, target: str, now: datetime) -> None:
     result = {"action": req.action, "status": "refused", "verified": False, "detail": sentence, "request_ids": []}
     if await requests.transition(conn, request_id=req.id, from_states=PENDING_STATES,
                                  values={"state": RequestState.REFUSED, "result": result, "finished_at": now}):

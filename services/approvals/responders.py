@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 from services.approvals.common import ResponderCache
+from services.ports import TenantReads
 from services.tenant.errors import NotFoundError, TenantError
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ DEFAULT_TTL_S = 60.0
 NEGATIVE_TTL_S = 10.0
 
 
-def responder_check(*, tenant: Any, group_id: str, ttl_s: float = DEFAULT_TTL_S,
+def responder_check(*, tenant: TenantReads, group_id: str, ttl_s: float = DEFAULT_TTL_S,
                     negative_ttl_s: float = NEGATIVE_TTL_S) -> ResponderCache:
     """A cached `ResponderCheck` over the tenant's transitive group membership (checkMemberGroups)."""
     if not _GUID.match(group_id or ""):

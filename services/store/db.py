@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 log = logging.getLogger(__name__)
+
+Connection = AsyncConnection  # the connection a repository function takes inside a transaction
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _WRITE = "contain_write"
@@ -65,15 +67,11 @@ class Store:
         return self.dialect == "sqlite"
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> Store:
-        """Connect, and bring the schema to the latest migration (several instances may do this at once)."""
-        parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
-            engine = _sqlite_engine(url, parsed.database, engine_kwargs)
-        elif parsed.get_backend_name() == "postgresql":
-            engine = create_async_engine(url, pool_pre_ping=True, **engine_kwargs)
-        else:
-            raise StoreError("The database URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://.")
+    async def attach(cls, engine: AsyncEngine, *, migrate: bool = True) -> Store:
+        """Own `engine` (built by the composition root from `engine_options`) and bring the schema to the
+        latest migration (several instances may do this at once). The engine is disposed on failure."""
+        if engine.dialect.name == "sqlite":
+            _configure_sqlite(engine)
         store = cls(engine)
         if migrate:
             try:
@@ -82,6 +80,11 @@ class Store:
                 await engine.dispose()
                 raise
         return store
+
+    async def revisions(self) -> set[str]:
+        """The migration revisions the database is at (alembic_version)."""
+        async with self.read() as conn:
+            return set((await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars())
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -131,12 +134,18 @@ def is_write_connection(conn: AsyncConnection | sa.Connection) -> bool:
     return bool(sync is not None and sync.get_execution_options().get(_WRITE))
 
 
-def _sqlite_engine(url: str, database: str | None, engine_kwargs: dict[str, Any]) -> AsyncEngine:
-    if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **engine_kwargs)
-    _configure_sqlite(engine)
-    return engine
+def engine_options(url: str) -> dict[str, Any]:
+    """What `create_async_engine(url, **options)` needs for the store; StoreError for any other database.
+    A SQLite file's folder is created here."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    if parsed.get_backend_name() == "postgresql":
+        return {"pool_pre_ping": True}
+    raise StoreError("The database URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://.")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

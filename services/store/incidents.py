@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.findings.containment import accepted_keys, assess_containment, finding_key, latest_outcomes
 from services.store import audit
-from services.store.db import Store, new_id, utcnow
+from services.store.db import Connection, Store, new_id, utcnow
 from services.store.records import PENDING_STATES, Incident, IncidentSource, IncidentStatus, RequestState
 from services.store.schema import action_requests, incidents
 from services.store.scrub import plain_text, scrub, scrub_text
@@ -88,6 +88,32 @@ async def list_incidents(store: Store, *, status: IncidentStatus | None = None, 
     async with store.read() as conn:
         rows = (await conn.execute(query)).mappings().all()
     return [Incident.from_row(r) for r in rows]
+
+
+async def lock(conn: Connection, incident_id: str) -> Incident | None:
+    """Re-read the incident inside the write transaction; on PostgreSQL lock it so two confirms of the
+    same incident (a double click on two instances) run one after the other."""
+    query = sa.select(incidents).where(incidents.c.id == incident_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).mappings().first()
+    return Incident.from_row(row) if row else None
+
+
+async def target_upn_in(conn: Connection, incident_id: str) -> str:
+    """The UPN an incident is about, inside a transaction ("" when there is no such incident)."""
+    return (await conn.execute(sa.select(incidents.c.target_upn).where(incidents.c.id == incident_id))).scalar() or ""
+
+
+async def by_card(store: Store, *, card_activity_id: str, conversation_id: str) -> Incident | None:
+    """The incident whose card is the activity `card_activity_id` in `conversation_id` (the latest, if a
+    card was reused), found through its index however many incidents there are."""
+    query = (sa.select(incidents)
+             .where(incidents.c.card_activity_id == card_activity_id, incidents.c.conversation_id == conversation_id)
+             .order_by(incidents.c.opened_at.desc()).limit(1))
+    async with store.read() as conn:
+        row = (await conn.execute(query)).mappings().first()
+    return Incident.from_row(row) if row is not None else None
 
 
 async def set_card(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.store.db import Store
-from services.store.records import ActionRequest, RequestState
+from services.store.records import PENDING_STATES, ActionRequest, RequestState
 from services.store.schema import action_requests
 
 
@@ -85,6 +85,33 @@ async def transition(
         .values(**values)
     )
     return bool(result.rowcount == 1)
+
+
+async def states_of_actions_in(conn: AsyncConnection, *, incident_id: str, actions: Iterable[str]
+                               ) -> list[tuple[str, RequestState]]:
+    """(action, state) of every request in the incident for one of `actions`."""
+    rows = (await conn.execute(
+        sa.select(action_requests.c.action, action_requests.c.state)
+        .where(action_requests.c.incident_id == incident_id, action_requests.c.action.in_(list(actions)))
+    )).all()
+    return [(r.action, RequestState(r.state)) for r in rows]
+
+
+def not_waiting_on(*, action: str, dependencies: Iterable[str]) -> Any:
+    """A claim guard: a request for `action` without override is not claimable while a request for one of
+    `dependencies` in the same incident is still pending."""
+    c = action_requests.c
+    dep = action_requests.alias("dep")
+    waiting = (sa.exists().where(dep.c.incident_id == c.incident_id, dep.c.action.in_(list(dependencies)),
+                                 dep.c.state.in_([s.value for s in PENDING_STATES])))
+    return sa.not_(sa.and_(c.action == action, c.override.is_(False), waiting))
+
+
+async def end_lease(store: Store, *, request_id: str, owner: str, now: datetime) -> bool:
+    """End the lease `owner` holds on a running request (its process died); False if it moved on."""
+    async with store.write() as conn:
+        return await transition(conn, request_id=request_id, from_states=[RequestState.RUNNING],
+                                values={"lease_expires_at": now}, extra_where=[action_requests.c.lease_owner == owner])
 
 
 async def lockable(conn: AsyncConnection, *where: Any, limit: int) -> list[ActionRequest]:

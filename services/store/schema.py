@@ -81,6 +81,7 @@ incidents = sa.Table(
     sa.Index("uq_incidents_open_target", "target_user_id", unique=True,
              sqlite_where=sa.text("status != 'closed'"), postgresql_where=sa.text("status != 'closed'")),
     sa.Index("ix_incidents_status", "status"),
+    sa.Index("ix_incidents_card_activity_id", "card_activity_id"),  # migration 0002: a click's card
 )
 
 action_requests = sa.Table(

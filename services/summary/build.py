@@ -26,7 +26,7 @@ from services.tenant.errors import TenantError
 from services.vocabulary import ActionId, Actor
 
 __all__ = ["ActionOutcome", "AuditEvents", "MailboxAuditState", "ScoreControl", "SecureScoreSummary", "Summary",
-           "build_summary", "secure_score", "to_view"]
+           "build_summary", "secure_score"]
 
 SCORE_HISTORY = 31  # today and 30 days back
 
@@ -136,43 +136,3 @@ async def build_summary(*, tenant: Any, store: Store, incident: Incident, audit_
                    secure_score=score_view, gaps=tuple(gaps),
                    containment=containment_of(incident.investigation, reqs) if incident.investigation else None)
 
-
-def to_view(summary: Summary) -> Any:
-    """The card views (cards.views.SummaryData) for this summary. Imported lazily: services do not
-    depend on cards; this mapping is here only so the bot does not have to know both shapes."""
-    from cards import views
-
-    lines = []
-    for a in summary.actions:
-        state = "queued" if a.state == "approved" else a.state
-        lines.append(views.ActionLine(action=a.action, state=views.LineState(state), impact=views.Impact(a.impact),
-                                      verified=a.verified, detail=a.detail, requested_by=a.requested_by,
-                                      approved_by=a.approved_by, at=a.at, request_id=a.request_id))
-    audit = None
-    if summary.mailbox_audit is not None:
-        m = summary.mailbox_audit
-        unknown = m.org_audit_disabled is None or m.bypass is None
-        audit = views.MailboxAuditView(org_enabled=None if m.org_audit_disabled is None else not m.org_audit_disabled,
-                                       mailbox_enabled=None if unknown else m.recording, bypass=m.bypass)
-    events = None
-    if summary.audit_events is not None:
-        e = summary.audit_events
-        notable = tuple(views.AuditEvent(at=x.at, operation=x.operation, detail=x.detail)
-                        for x in (*e.inbox_rule_changes, *e.forwarding_changes))
-        counts = list(e.counts)
-        if e.mail_items_accessed:
-            counts = [(op, n) for op, n in counts if op != "MailItemsAccessed"]
-            counts.insert(0, ("MailItemsAccessed (items)", e.mail_items_accessed))
-        events = views.AuditEventsView(days=e.days, counts=tuple(counts), notable=notable,
-                                       note=e.note)
-    score = None
-    if summary.secure_score is not None:
-        s = summary.secure_score
-        score = views.SecureScoreView(current=s.current, max=s.max, change_7d=s.change_7d, change_30d=s.change_30d,
-                                      peers=s.peers, controls=tuple(views.ScoreControl(
-                                          title=c.title, points_available=c.points_available, status=c.status)
-                                          for c in s.controls))
-    return views.SummaryData(incident_id=summary.incident_id, lines=tuple(lines), mailbox_audit=audit,
-                             audit_events=events, secure_score=score, gaps=summary.gaps,
-                             containment=views.containment_view(summary.containment)
-                             if summary.containment is not None else None)

@@ -111,12 +111,16 @@ def _error_message(body: Any) -> tuple[str | None, str | None]:
 class ExchangeClient:
     """Runs one Exchange Online cmdlet per call, app-only, with paging, retries and error mapping."""
 
-    def __init__(self, endpoints: TenantEndpoints, tokens: TokenSource, *, policy: RetryPolicy | None = None) -> None:
+    def __init__(self, endpoints: TenantEndpoints, tokens: TokenSource, *, policy: RetryPolicy | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport` replaces the pooled HTTP/2 one (the write client sends through one that retries 429 only)."""
         self._endpoints = endpoints
         self._tokens = tokens
         self._policy = policy or RetryPolicy()
         self._url = f"{endpoints.exchange_url.rstrip('/')}/adminapi/beta/{endpoints.tenant_id}/InvokeCommand"
-        self._http = httpx.AsyncClient(http2=True, verify=tls_verify(endpoints), limits=POOL_LIMITS, timeout=TIMEOUT)
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(http2=True, verify=tls_verify(endpoints), limits=POOL_LIMITS)
+        self._http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT)
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -40,19 +40,31 @@ def graph_base_url(endpoints: TenantEndpoints) -> str:
     return endpoints.graph_url.rstrip("/") + "/v1.0"
 
 
-def build_http_client(endpoints: TenantEndpoints) -> httpx.AsyncClient:
-    """The httpx client under the Graph SDK, with kiota's and Graph's default middleware."""
-    client = httpx.AsyncClient(base_url=graph_base_url(endpoints), http2=True, verify=tls_verify(endpoints),
-                               limits=POOL_LIMITS, timeout=TIMEOUT)
+def build_http_client(endpoints: TenantEndpoints, *, transport: httpx.AsyncBaseTransport | None = None,
+                      max_retries: int = GRAPH_MAX_RETRIES) -> httpx.AsyncClient:
+    """The httpx client under the Graph SDK, with kiota's and Graph's default middleware. `transport`
+    replaces the pooled HTTP/2 one (the write clients send through one that retries 429 only)."""
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport(http2=True, verify=tls_verify(endpoints), limits=POOL_LIMITS)
+    client = httpx.AsyncClient(base_url=graph_base_url(endpoints), transport=transport, timeout=TIMEOUT)
     options = dict(sdk_default_options)
-    options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=GRAPH_MAX_RETRIES)
+    options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=max_retries)
     return GraphClientFactory.create_with_default_middleware(client=client, options=options)
 
 
-def build_graph_client(endpoints: TenantEndpoints, tokens: TokenSource) -> GraphServiceClient:
-    adapter = GraphRequestAdapter(tokens.graph_auth_provider(), client=build_http_client(endpoints))
+def graph_transport(endpoints: TenantEndpoints) -> httpx.AsyncHTTPTransport:
+    """The pooled HTTP/2 transport every tenant client sends through."""
+    return httpx.AsyncHTTPTransport(http2=True, verify=tls_verify(endpoints), limits=POOL_LIMITS)
+
+
+def graph_request_adapter(endpoints: TenantEndpoints, tokens: TokenSource, *,
+                          transport: httpx.AsyncBaseTransport | None = None,
+                          max_retries: int = GRAPH_MAX_RETRIES) -> GraphRequestAdapter:
+    """The request adapter the composition root builds the GraphServiceClient on."""
+    adapter = GraphRequestAdapter(tokens.graph_auth_provider(),
+                                  client=build_http_client(endpoints, transport=transport, max_retries=max_retries))
     adapter.base_url = graph_base_url(endpoints)
-    return GraphServiceClient(request_adapter=adapter)
+    return adapter
 
 
 async def close_graph_client(client: GraphServiceClient) -> None:

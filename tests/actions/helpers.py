@@ -31,7 +31,8 @@ async def incident_for(rt: Runtime, who: UserRef) -> Incident:
 
 
 async def run(rt: Runtime, incident: Incident, who: UserRef, actions: list[ActionId], **kw: Any) -> list[ActionResult]:
-    return await run_direct(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
+    return await run_direct(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=incident, user=who,
+                            actions=actions,
                             actor=RESPONDER, **kw)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot import _parser
+from dialogs.terminal.cli import parser as _parser
 from services.actions import passwords
 from services.store.schema import ALL_TABLES
 from tests.actions.helpers import ALICE

@@ -100,7 +100,7 @@ async def test_undo_block_signin_restores_the_snapshot(runtime: Any) -> None:
     await run(runtime, incident, alice, [ActionId.BLOCK_SIGNIN])
     assert runtime.sandbox.state.find_user(alice.id)["accountEnabled"] is False
 
-    undone = await undo_request(tenant=runtime.tenant, store=runtime.store, actor=RESPONDER,
+    undone = await undo_request(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store, actor=RESPONDER,
                                 request_id=await _request_id(runtime, incident.id, ActionId.BLOCK_SIGNIN))
 
     assert (undone.status, undone.verified) == (ActionStatus.SUCCEEDED, True), undone.detail
@@ -117,7 +117,7 @@ async def test_undo_disable_inbox_rules_re_enables_exactly_the_disabled_rules(ru
                    if r["name"] != "Newsletters" and r["name"] != "Junk E-Mail Rule"
                    and not r["name"].startswith("Microsoft.Exchange.OOF."))
 
-    undone = await undo_request(tenant=runtime.tenant, store=runtime.store, actor=RESPONDER,
+    undone = await undo_request(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store, actor=RESPONDER,
                                 request_id=await _request_id(runtime, incident.id, ActionId.DISABLE_INBOX_RULES))
 
     assert (undone.status, undone.verified) == (ActionStatus.SUCCEEDED, True), undone.detail
@@ -130,7 +130,7 @@ async def test_undo_remove_forwarding_restores_the_address(runtime: Any) -> None
     mailbox = runtime.sandbox.state.mailbox(alice.id)
     was = (mailbox["forwardingSmtpAddress"], mailbox["deliverToMailboxAndForward"])
     await run(runtime, incident, alice, [ActionId.REMOVE_FORWARDING])
-    undone = await undo_request(tenant=runtime.tenant, store=runtime.store, actor=RESPONDER,
+    undone = await undo_request(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store, actor=RESPONDER,
                                 request_id=await _request_id(runtime, incident.id, ActionId.REMOVE_FORWARDING))
     assert undone.status is ActionStatus.SUCCEEDED, undone.detail
     assert (mailbox["forwardingSmtpAddress"], mailbox["deliverToMailboxAndForward"]) == was

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot import open_store
 from services.alerts.intake import Decision, IntakeResult, IntakeStatus
 from services.alerts.poll import AlertPoller, Cursor, load_cursor, poll_defender_alerts, poll_risky_users
 from services.runtime import Runtime
@@ -35,7 +36,7 @@ async def test_the_cursor_survives_a_restart_without_missing_or_repeating(runtim
                                                                   ("identity_protection", "new_thread")]
 
     # A restart: a new poller over a reopened database sees the persisted cursor.
-    reopened = await Store.open(runtime.settings.database_url)
+    reopened = await open_store(runtime.settings.database_url)
     try:
         assert await poller(runtime, reopened, investigate=False).run_once() == []
         await raise_alert("bob", kind="defender")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import create_app, exposure_refusal, is_loopback, listening_line
+from bot import create_app
+from dialogs.web import PARTS_KEY, exposure_refusal, is_loopback, listening_line
 from services.settings import SettingsError
 from tests.support.botfixtures import bare_runtime, sandbox_settings
 
@@ -58,7 +59,18 @@ def test_app_id_without_password_is_refused(tmp_path: Path) -> None:
 
 def test_auth_off_is_exposed_to_the_dialogs_and_said_at_start(tmp_path: Path) -> None:
     runtime = bare_runtime(sandbox_settings(tmp_path))
-    create_app(runtime)
-    assert runtime.extras["auth_off"] is True
+    app = create_app(runtime)
+    assert app[PARTS_KEY].auth_off is True
     assert listening_line(runtime.settings, True) == (
         "Contain listening on http://127.0.0.1:3978 (sandbox tenant, authentication OFF — local use only)")
+
+
+def test_python_bot_py_with_no_arguments_serves(tmp_path: Path) -> None:
+    """As a Bot Framework sample's app does: `python bot.py` runs the bot (here refused before it starts,
+    which proves it took the serve path: the refusal is serve's exposure check)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("Microsoft", "CONTAIN_", "HOST", "PORT"))}
+    clean.update({"CONTAIN_HOME": str(tmp_path / "home"), "HOST": ALL_INTERFACES})
+    result = subprocess.run([sys.executable, "bot.py"], cwd=REPO, env=clean, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "MicrosoftAppId" in result.stderr and "HOST" in result.stderr

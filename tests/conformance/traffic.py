@@ -40,13 +40,15 @@ async def _contain(rt: Any, upn: str, actions: list[ActionId]) -> None:
     incident = (await incidents.open_incident(rt.store, target=who, source=IncidentSource.COMMAND,
                                               opened_by=RESPONDER, investigation=inv.to_json(),
                                               target_is_admin=inv.is_admin)).incident
-    results = await run_direct(tenant=rt.tenant, store=rt.store, incident=incident, user=who, actions=actions,
+    results = await run_direct(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=incident, user=who,
+                               actions=actions,
                                actor=RESPONDER, approver=RESPONDER, override_unblock=True)
     done = {r.action for r in results if r.status is ActionStatus.SUCCEEDED}
     for request in await request_repo.for_incident(rt.store, incident_id=incident.id):
         if ActionId(request.action) in done:
             try:
-                await undo_request(tenant=rt.tenant, store=rt.store, request_id=request.id, actor=RESPONDER,
+                await undo_request(tenant=rt.tenant, writer=rt.writer, store=rt.store, request_id=request.id,
+                                   actor=RESPONDER,
                                    approver=RESPONDER)
             except (ValueError, NotImplementedError):
                 pass  # not undoable: nothing to send

@@ -249,7 +249,7 @@ REMEDIATIONS = (
 
 def _cli(argv: list[str]) -> argparse.Namespace | None:
     """The parsed command, or None while the command is still a placeholder (it takes no options)."""
-    from bot import _parser
+    from dialogs.terminal.cli import parser as _parser
 
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

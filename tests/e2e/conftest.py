@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bench import demo
+from sandbox.teams_connector import ConnectorGuard
 from services.runtime import Runtime
 from services.settings import load_settings
 from tests.e2e.client import PlaygroundClient
@@ -25,6 +26,7 @@ class Stack:
     bot_url: str
     dave: PlaygroundClient
     erin: PlaygroundClient
+    guards: list[ConnectorGuard]  # the Teams-limits guard in front of each seat's Playground, in seat order
 
 
 @pytest.fixture
@@ -42,11 +44,11 @@ async def stack(tmp_path: Path, stack_env: dict[str, str]) -> AsyncIterator[Stac
     settings = load_settings({"CONTAIN_HOME": str(tmp_path / "home"), **stack_env})
     seats = (demo.Seat("Dave Patel", "dave@contoso.com", demo.free_port()),
              demo.Seat("Erin Novak", "erin@contoso.com", demo.free_port()))
-    async with demo.running(settings, seats) as (runtime, bot_url), aiohttp.ClientSession() as session:
+    async with demo.running(settings, seats) as (runtime, bot_url, guards), aiohttp.ClientSession() as session:
         dave = await PlaygroundClient(session, seats[0].url).connect()
         erin = await PlaygroundClient(session, seats[1].url).connect()
         try:
-            yield Stack(runtime=runtime, bot_url=bot_url, dave=dave, erin=erin)
+            yield Stack(runtime=runtime, bot_url=bot_url, dave=dave, erin=erin, guards=guards)
         finally:
             await dave.close()
             await erin.close()

@@ -13,12 +13,12 @@ ALICE = "alice@contoso.com"
 
 
 def test_the_guard_holds_the_playground_to_teams_limits(stack: Stack) -> None:
-    guards = stack.runtime.extras["connector_guards"]
+    guards = stack.guards
     assert len(guards) == 2 and all(g.limits.size_limit == MESSAGE_LIMIT_UTF16_BYTES for g in guards)
 
 
 async def test_a_throttled_chat_gets_its_answer_after_retry_after(stack: Stack) -> None:
-    dave_guard = stack.runtime.extras["connector_guards"][0]
+    dave_guard = stack.guards[0]
     await stack.dave.say("/compromised help")
     first = await stack.dave.wait_for(lambda m: m.card is not None, "the help card")
     conversation = next(iter(dave_guard.limits.calls))
@@ -43,4 +43,4 @@ async def test_an_incident_card_over_the_limit_reaches_the_playground_reduced(st
     await stack.dave.say("/compromised alice")
     card = await stack.dave.wait_for(lambda m: "Possible account compromise" in m.texts, "the incident card")
     assert any(t.endswith("not shown (card size limit).") for t in card.texts)
-    assert all(status != 413 for status, _ in stack.runtime.extras["connector_guards"][0].limits.refused)
+    assert all(status != 413 for status, _ in stack.guards[0].limits.refused)

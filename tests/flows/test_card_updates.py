@@ -11,7 +11,7 @@ from typing import Any
 from dialogs.router import UpdateCard
 from services.store import requests as request_repo
 from services.store.records import RequestState
-from tests.support.flowbot import FlowBot, _gateway_key, confirm, open_incident, texts
+from tests.support.flowbot import FlowBot, confirm, open_incident, texts
 
 ALICE_ID = "a11ce5a0-7f1e-4c2b-9d3e-5b8a1c0f2e61"
 
@@ -67,7 +67,7 @@ async def test_the_summary_is_posted_by_the_round_that_ran_the_batchs_last_actio
     status, _ = await bot.post(bot.invoke("contain.run", {**data, "reason": "test"},
                                           card_id=incident.card_activity_id))
     assert status == 200
-    await bot.client.app[_gateway_key()].drain()
+    await bot.parts.gateway.drain()
     assert not [c for _, c in bot.cards() if "Containment summary" in texts(c)]
 
     assert await worker.run_once() == 1  # one round, which claimed and ran the batch

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot import open_store
 from sandbox.server import SandboxServer
-from services.store.db import Store
 from tests.store.databases import empty, pg_database_url
 from tests.support.botfixtures import connector
 from tests.support.connector import RecordingConnector
@@ -41,7 +41,7 @@ class Pair:
 
 @pytest.fixture
 async def pair(tmp_path: Path, connector: RecordingConnector, pg_database_url: str) -> AsyncIterator[Pair]:
-    store = await Store.open(pg_database_url)
+    store = await open_store(pg_database_url)
     await empty(store)  # the database is shared by the session
     await store.close()
     sandbox = SandboxServer(home=tmp_path / "sandbox", persist=False)

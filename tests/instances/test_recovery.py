@@ -33,7 +33,8 @@ async def _dies_mid_action(bot: FlowBot, incident_id: str, action: str, *, worke
     assert outcome.ok, outcome.message
     [req] = await approvals.claim(bot.store, worker_id=worker_id, lease_s=lease_s, limit=1)
     # Run by a worker that does not hold the lease: the write lands, the result is not recorded.
-    await engine.run_claimed([req], tenant=bot.runtime.tenant, store=bot.store, worker_id=f"{worker_id}-gone")
+    await engine.run_claimed([req], tenant=bot.runtime.tenant, writer=bot.runtime.writer, store=bot.store,
+                             worker_id=f"{worker_id}-gone")
     return req
 
 
@@ -67,7 +68,7 @@ async def test_a_dead_workers_request_is_resumed_by_the_other_instance_without_a
 async def test_a_restarted_instance_resumes_at_once_and_reports_in_the_thread(pair: Pair, tmp_path: Path) -> None:
     incident = await open_incident(pair.a, "alice", ALICE_ID)
     c = await pair.start_instance(tmp_path / "c")
-    name = c.runtime.extras["recovery"].instance.name
+    name = c.parts.recovery.instance.name
     await c.close()
     for bot in (pair.a, pair.b):
         await bot.flows.worker.stop()  # only the restarted instance may resume: its lease has not run out
@@ -79,7 +80,7 @@ async def test_a_restarted_instance_resumes_at_once_and_reports_in_the_thread(pa
 
     c = await pair.start_instance(tmp_path / "c")
     try:
-        assert c.runtime.extras["recovery"].instance.name == name
+        assert c.parts.recovery.instance.name == name
         await pair.connector.wait_for(lambda rc: any(t.startswith("Resumed after an instance stopped")
                                                      for t in rc.texts(THREAD)), timeout_s=15)
     finally:

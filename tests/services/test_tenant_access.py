@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from msgraph import GraphServiceClient
 
 from dialogs.terminal.investigate import handler
 from services.findings.investigation import investigate
@@ -25,7 +26,7 @@ from services.tenant.auth import EXCHANGE_SCOPE, GRAPH_SCOPE, TokenSource
 from services.tenant.errors import PermissionDenied, TenantError
 from services.tenant.exchange import ExchangeClient
 from services.tenant.facade import Tenant
-from services.tenant.graph import build_graph_client
+from services.tenant.graph import graph_request_adapter
 from services.vocabulary import FindingKind, Resolved
 
 
@@ -68,7 +69,9 @@ async def test_certificate_credential_signs_in(runtime: Runtime, tmp_path: Path)
     endpoints = replace(runtime.endpoints, client_secret=None, certificate_pem=pem_path)
     tokens = TokenSource(endpoints)
     exchange = ExchangeClient(endpoints, tokens)
-    tenant = Tenant(graph=build_graph_client(endpoints, tokens), exchange=exchange, endpoints=endpoints)
+    tenant = Tenant(
+        graph=GraphServiceClient(request_adapter=graph_request_adapter(endpoints, tokens)), exchange=exchange,
+        endpoints=endpoints)
     try:
         user = await tenant.get_user(user_id="alice@contoso.com")
         assert user is not None and user.display_name
@@ -186,7 +189,7 @@ async def test_cli_json_has_the_documented_shape(runtime: Runtime, capsys: pytes
 
 
 def test_fixture_option_reaches_settings_before_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import _parser
+    from dialogs.terminal.cli import parser as _parser
     from services.settings import load_settings
 
     # Recorded so the variable the option sets is undone after the test.

@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot import open_store
 from services.store.db import Store
 from services.store.schema import ALL_TABLES
 
@@ -64,7 +65,7 @@ async def empty(store: Store) -> None:
 
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(db_url)
+    opened = await open_store(db_url)
     await empty(opened)  # the PostgreSQL database is shared by the session
     try:
         yield opened
@@ -75,7 +76,7 @@ async def store(db_url: str) -> AsyncIterator[Store]:
 @pytest.fixture
 async def second_store(db_url: str, store: Store) -> AsyncIterator[Store]:
     """Another engine on the same database: a second bot instance."""
-    other = await Store.open(db_url)
+    other = await open_store(db_url)
     try:
         yield other
     finally:

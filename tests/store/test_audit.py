@@ -5,6 +5,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from bot import open_store
 from services.store import audit
 from services.store.db import Store
 from services.store.schema import audit_log
@@ -98,7 +99,7 @@ async def test_export_filters_by_incident_and_keeps_the_hashes(store: Store) -> 
 
 async def test_append_refuses_a_read_transaction_on_sqlite(tmp_path) -> None:
     # PostgreSQL serialises appends with an advisory lock; SQLite relies on the immediate write lock.
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     try:
         async with store.read() as conn:
             with pytest.raises(RuntimeError, match="write transaction"):

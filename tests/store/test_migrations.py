@@ -4,6 +4,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from bot import open_store
 from services.store.db import MIGRATIONS_DIR, Store
 from services.store.schema import metadata
 
@@ -34,7 +35,7 @@ async def test_migrations_describe_the_same_schema_as_the_code(store: Store) -> 
 
 
 async def test_reopening_a_migrated_database_is_harmless(store: Store, db_url: str) -> None:
-    again = await Store.open(db_url)
+    again = await open_store(db_url)
     try:
         async with again.read() as conn:
             assert (await conn.execute(sa.text("SELECT count(*) FROM alembic_version"))).scalar() == 1
@@ -44,7 +45,7 @@ async def test_reopening_a_migrated_database_is_harmless(store: Store, db_url: s
 
 async def test_sqlite_uses_wal_and_creates_its_directory(tmp_path) -> None:
     path = tmp_path / "deep" / "er" / "contain.db"
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
     try:
         async with store.read() as conn:
             assert (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar() == "wal"

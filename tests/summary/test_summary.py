@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from dialogs.flows.render import to_view
 from sandbox.fixture import default_fixture_path
 from services.summary.audit import PENDING_NOTE, classify, gather_audit_events
-from services.summary.build import build_summary, secure_score, to_view
+from services.summary.build import build_summary, secure_score
 from services.summary.score import change_over
 from services.tenant.models import AuditRecord, SecureScore
 from services.vocabulary import ActionId

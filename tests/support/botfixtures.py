@@ -20,7 +20,7 @@ ClientFactory = Callable[..., Awaitable[TestClient]]
 
 def bare_runtime(settings: Settings) -> Runtime:
     """A Runtime with only settings: the transport layer needs nothing else (no tenant, no store)."""
-    return Runtime(settings=settings, endpoints=None, tokens=None, tenant=None,  # type: ignore[arg-type]
+    return Runtime(settings=settings, endpoints=None, tokens=None, tenant=None, writer=None,  # type: ignore[arg-type]
                    exchange=None, store=None)  # type: ignore[arg-type]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.runtime import Runtime
+from services.runtime import Runtime, Tuning
 from services.settings import load_settings
 from services.store import audit
 from services.store import requests as request_repo
@@ -41,11 +41,11 @@ class FlowBot:
         from bot import build_runtime, create_app
 
         settings = load_settings({"CONTAIN_HOME": str(tmp_path / "home"), **env})
-        runtime_cm = build_runtime(settings, sandbox_overrides={"persist": False})
+        # The audit-log query of the summary is slow by nature (the sandbox answers at once anyway);
+        # tests drive the timers with tick(now=…).
+        tuning = Tuning(summary_audit_wait_s=3.0, timer_interval_s=3600.0)
+        runtime_cm = build_runtime(settings, sandbox_overrides={"persist": False}, tuning=tuning)
         runtime = await runtime_cm.__aenter__()
-        # The audit-log query of the summary is slow by nature; the sandbox answers at once anyway.
-        runtime.extras["summary_audit_wait_s"] = 3.0
-        runtime.extras["timer_interval_s"] = 3600.0  # tests drive the timers with tick(now=…)
         client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
         await client.start_server()
         return cls(client=client, runtime=runtime, connector=connector, runtime_cm=runtime_cm)
@@ -57,7 +57,14 @@ class FlowBot:
     # -- handles ----------------------------------------------------------------------------------
     @property
     def flows(self) -> Any:
-        return self.runtime.extras["flows"]
+        return self.parts.flows
+
+    @property
+    def parts(self) -> Any:
+        """What the app runs (dialogs.wiring.Parts): the flows, the alert threads, the poller, recovery."""
+        from dialogs.web import PARTS_KEY
+
+        return self.client.app[PARTS_KEY]
 
     @property
     def store(self) -> Any:
@@ -97,7 +104,7 @@ class FlowBot:
     async def settle(self) -> None:
         """Let after-work finish, then run the worker until nothing is runnable (the background worker
         may be doing the same: claims are exclusive, so both together still run each request once)."""
-        gateway = self.client.app[_gateway_key()]
+        gateway = self.parts.gateway
         for _ in range(20):
             await gateway.drain()
             ran = await self.flows.worker.run_once()
@@ -131,12 +138,6 @@ class FlowBot:
 
     async def pending(self) -> list[Any]:
         return await request_repo.in_states(self.store, states=PENDING_STATES)
-
-
-def _gateway_key() -> Any:
-    from bot import GATEWAY_KEY
-
-    return GATEWAY_KEY
 
 
 def texts(card: dict[str, Any]) -> str:

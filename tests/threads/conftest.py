@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.alerts.webhook import sign
+from services.runtime import Tuning
 from services.settings import load_settings
 from tests.support import activities
 from tests.support.connector import RecordingConnector
@@ -65,9 +66,9 @@ async def start_bot(tmp_path: Path, connector: RecordingConnector, **env: str) -
     from bot import build_runtime, create_app
 
     settings = load_settings({"CONTAIN_HOME": str(tmp_path / "home"), "CONTAIN_WEBHOOK_SECRET": SECRET, **env})
-    runtime_cm = build_runtime(settings, sandbox_overrides={"persist": False})
+    tuning = Tuning(summary_audit_wait_s=3.0, timer_interval_s=3600.0, poll_alerts=False)
+    runtime_cm = build_runtime(settings, sandbox_overrides={"persist": False}, tuning=tuning)
     runtime = await runtime_cm.__aenter__()
-    runtime.extras.update(summary_audit_wait_s=3.0, timer_interval_s=3600.0, poll_alerts=False)
     client = TestClient(TestServer(create_app(runtime), host="127.0.0.1"))
     await client.start_server()
     return FlowBot(client=client, runtime=runtime, connector=connector, runtime_cm=runtime_cm)
@@ -113,11 +114,11 @@ async def deliver(bot: FlowBot, body: dict[str, Any] | bytes, **kw: Any) -> tupl
 
 
 def threads_of(bot: FlowBot) -> Any:
-    return bot.runtime.extras["alert_threads"]
+    return bot.parts.alert_threads
 
 
 def poller_of(bot: FlowBot) -> Any:
-    return bot.runtime.extras["alert_poller"]
+    return bot.parts.alert_poller
 
 
 async def raise_in_sandbox(bot: FlowBot, user: str, *, kind: str = "defender", severity: str = "high") -> Any:

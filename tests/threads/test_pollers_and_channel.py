@@ -101,6 +101,7 @@ async def test_alert_incidents_without_a_thread_get_one_when_the_bot_starts(chan
     import time
 
     from bot import create_app
+    from dialogs.web import PARTS_KEY
 
     bot = channel_bot
     headers, raw = signed(alert_body("crash-1"))
@@ -111,9 +112,16 @@ async def test_alert_incidents_without_a_thread_get_one_when_the_bot_starts(chan
     restarted = TestClient(TestServer(create_app(bot.runtime), host="127.0.0.1"))
     await restarted.start_server()  # the start-up hook posts what is missing
     try:
-        await bot.runtime.extras["alert_threads"].drain()
+        await restarted.app[PARTS_KEY].alert_threads.drain()
         [thread] = bot.connector.threads()
         incident = await incident_repo.get(bot.store, incident_id=result.incident_id or "")
         assert incident is not None and incident.conversation_id == thread
     finally:
         await restarted.close()
+
+
+async def test_every_background_task_starts_and_stops_through_one_registry(bot: FlowBot) -> None:
+    tasks = bot.parts.tasks
+    assert tasks.names == ["gateway", "responders", "recovery", "worker", "timers", "alert threads",
+                           "alert pollers"]
+    assert tasks.running == tasks.names

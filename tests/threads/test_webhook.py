@@ -64,7 +64,7 @@ async def test_refused_deliveries_post_nothing(channel_bot: FlowBot) -> None:
     headers, raw = signed(alert_body("replay-1"))
     first = await bot.client.post("/api/alerts", data=raw, headers=headers)
     assert first.status == 202
-    await bot.runtime.extras["alert_threads"].drain()
+    await bot.parts.alert_threads.drain()
     after_first = bot.connector.total
     assert after_first > before  # the first delivery opened a thread
     replay = await bot.client.post("/api/alerts", data=raw, headers=headers)
@@ -72,7 +72,7 @@ async def test_refused_deliveries_post_nothing(channel_bot: FlowBot) -> None:
     headers, raw = signed(b"{not json")
     response = await bot.client.post("/api/alerts", data=raw, headers=headers)
     assert response.status == 400 and (await response.json())["error"] == "The alert body is not valid JSON."
-    await bot.runtime.extras["alert_threads"].drain()
+    await bot.parts.alert_threads.drain()
     assert bot.connector.total == after_first
 
 

@@ -13,7 +13,7 @@ config = context.config
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        raise RuntimeError("Contain runs its migrations through Store.open(); no connection was given.")
+        raise RuntimeError("Contain runs its migrations through open_store() in bot.py; no connection was given.")
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -26,5 +26,5 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    raise RuntimeError("Offline (SQL script) migrations are not supported; use Store.open().")
+    raise RuntimeError("Offline (SQL script) migrations are not supported; use open_store() in bot.py.")
 run_migrations_online()

@@ -1,4 +1,4 @@
-"""The store side of alert intake, in as few write transactions as the outcome allows.
+"""The store side of alert intake (services.alerts.intake), in as few write transactions as the outcome allows.
 
 services.store.alerts has `record` and `link` as separate transactions; under a burst of webhook
 deliveries on SQLite every extra write transaction is another fsync and another turn at the single
