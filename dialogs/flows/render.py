@@ -186,8 +186,9 @@ def to_view(summary: Summary) -> views.SummaryData:
     audit = None
     if summary.mailbox_audit is not None:
         m = summary.mailbox_audit
+        unknown = m.org_audit_disabled is None or m.bypass is None
         audit = views.MailboxAuditView(org_enabled=None if m.org_audit_disabled is None else not m.org_audit_disabled,
-                                       mailbox_enabled=m.mailbox_audit_enabled, bypass=m.bypass)
+                                       mailbox_enabled=None if unknown else m.recording, bypass=m.bypass)
     events = None
     if summary.audit_events is not None:
         e = summary.audit_events
@@ -207,4 +208,6 @@ def to_view(summary: Summary) -> views.SummaryData:
                                           title=c.title, points_available=c.points_available, status=c.status)
                                           for c in s.controls))
     return views.SummaryData(incident_id=summary.incident_id, lines=tuple(lines), mailbox_audit=audit,
-                             audit_events=events, secure_score=score, gaps=summary.gaps)
+                             audit_events=events, secure_score=score, gaps=summary.gaps,
+                             containment=views.containment_view(summary.containment)
+                             if summary.containment is not None else None)
