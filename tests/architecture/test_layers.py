@@ -13,9 +13,6 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("services", "dialogs", "cards", "sandbox")
 # Only the composition root builds these (bot.py); everything else is handed what it needs.
 ROOT_ONLY_CALLS = frozenset({"GraphServiceClient", "ExchangeClient", "create_async_engine", "CloudAdapter"})
-# Still to move behind services/store functions (services/actions belongs to the action engine's work): the
-# run journal. The list only shrinks: a file that no longer uses sqlalchemy must leave it.
-SQL_NOT_YET_IN_STORE = frozenset({"services/actions/records.py"})
 
 
 def _sources(*packages: str) -> Iterator[Path]:
@@ -55,14 +52,9 @@ def test_cards_never_import_the_store(path: Path) -> None:
 
 @pytest.mark.parametrize("path", list(_sources(*PACKAGES)), ids=_rel)
 def test_sqlalchemy_only_inside_services_store(path: Path) -> None:
-    if _rel(path).startswith("services/store/") or _rel(path) in SQL_NOT_YET_IN_STORE:
+    if _rel(path).startswith("services/store/"):
         return
     assert _crossing(path, ("sqlalchemy",)) == []
-
-
-def test_the_list_of_files_still_using_sqlalchemy_only_shrinks() -> None:
-    still = {name for name in SQL_NOT_YET_IN_STORE if _crossing(REPO / name, ("sqlalchemy",))}
-    assert still == SQL_NOT_YET_IN_STORE, f"remove {sorted(SQL_NOT_YET_IN_STORE - still)} from the list"
 
 
 @pytest.mark.parametrize("path", list(_sources(*PACKAGES)), ids=_rel)

@@ -107,7 +107,8 @@ async def test_the_recommended_action_makes_the_finding_go_away(tenant_of: Any, 
     opened = await incidents.open_incident(rt.store, target=inv.user, source=IncidentSource.COMMAND,
                                            opened_by=RESPONDER, investigation=inv.to_json(),
                                            target_is_admin=inv.is_admin)
-    results = await run_direct(tenant=rt.tenant, store=rt.store, incident=opened.incident, user=inv.user,
+    results = await run_direct(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=opened.incident,
+                               user=inv.user,
                                 actions=actions, actor=RESPONDER,
                                 override_unblock=ActionId.UNBLOCK_SENDER in actions)
     for r in results:
@@ -142,7 +143,8 @@ async def test_a_method_added_with_no_suspicious_sign_in_is_removed_not_skipped(
     assert not any(f.kind is FindingKind.SUSPICIOUS_SIGNIN for f in inv.findings)
     opened = await incidents.open_incident(rt.store, target=inv.user, source=IncidentSource.COMMAND,
                                            opened_by=RESPONDER, investigation=inv.to_json())
-    [result] = await run_direct(tenant=rt.tenant, store=rt.store, incident=opened.incident, user=inv.user,
+    [result] = await run_direct(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=opened.incident,
+                                user=inv.user,
                                  actions=[ActionId.RESET_MFA], actor=RESPONDER)
     assert (result.status, result.verified) == (ActionStatus.SUCCEEDED, True), result.detail
     left = {m.id for m in await rt.tenant.list_auth_methods(user_id=inv.user.id)}
@@ -164,7 +166,8 @@ async def test_asked_for_without_an_investigation_reset_mfa_applies_the_findings
     [method] = [f for f in inv.findings if f.kind is FindingKind.MFA_METHOD_ADDED]
     opened = await incidents.open_incident(rt.store, target=inv.user, source=IncidentSource.COMMAND,
                                            opened_by=RESPONDER)  # no stored investigation: nothing flagged
-    [result] = await run_direct(tenant=rt.tenant, store=rt.store, incident=opened.incident, user=inv.user,
+    [result] = await run_direct(tenant=rt.tenant, writer=rt.writer, store=rt.store, incident=opened.incident,
+                                user=inv.user,
                                  actions=[ActionId.RESET_MFA], actor=RESPONDER)
     assert (result.status, result.verified) == (ActionStatus.SUCCEEDED, True), result.detail
     left = {m.id for m in await rt.tenant.list_auth_methods(user_id=inv.user.id)}
