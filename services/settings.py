@@ -56,6 +56,9 @@ class Settings:
     poll_interval_s: float
     alert_min_risk: str
     log_level: str
+    # The public client app `contain login` signs operators in with (device code flow); None: the tenant app's
+    # own id (it must then allow public client flows), or in sandbox mode the sandbox's public client.
+    cli_client_id: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -153,4 +156,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         poll_interval_s=_float(env, "CONTAIN_POLL_INTERVAL_S", 60.0, 0.2, 3600.0),
         alert_min_risk=alert_min_risk,
         log_level=(env.get("CONTAIN_LOG_LEVEL") or "INFO").upper(),
+        cli_client_id=(env.get("CONTAIN_CLI_CLIENT_ID") or "").strip() or None,
     )
