@@ -3,7 +3,9 @@
 
     contain serve                 run the Teams bot (sandbox tenant when no tenant is configured)
     contain investigate WHO       investigate an account
-    contain remediate WHO ...     run containment actions
+    contain remediate WHO ...     run containment actions (as the signed-in responder)
+    contain approve|reject REQ    decide on a request that waits for a second responder
+    contain login|logout|whoami   sign in once as yourself (device code flow)
     contain score                 Secure Score summary
     contain audit show|verify|export
     contain sandbox serve|reset   the embedded sandbox tenant
@@ -46,6 +48,8 @@ COMMAND_MODULES = (
     "dialogs.terminal.serve",
     "dialogs.terminal.investigate",
     "dialogs.terminal.remediate",
+    "dialogs.terminal.decide",
+    "dialogs.terminal.signin",
     "dialogs.terminal.score",
     "dialogs.terminal.audit",
     "dialogs.terminal.doctor",

@@ -2,8 +2,8 @@
 process (which has no Bot Framework connection) and posted by the bot's timers.
 
     await announcements.leave(store, incident_id=..., text=...)        # the CLI
-    for item in await announcements.undelivered(store): ...            # the bot
-    await announcements.delivered(store, item_id=..., outcome="posted")
+    for item in await announcements.undelivered(store):                # the bot's timers
+        if await announcements.claim(store, item_id=item.id): post it, then done(...) or failed(...)
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ async def leave(store: Store, *, incident_id: str, text: str, now: datetime | No
 
 
 async def undelivered(store: Store, *, limit: int = 50) -> list[Announcement]:
-    """Oldest first; an announcement that failed MAX_ATTEMPTS times is given up (and marked so)."""
+    """Oldest first, not yet taken."""
     c = cli_outbox.c
     async with store.read() as conn:
         rows = (await conn.execute(sa.select(cli_outbox).where(c.delivered_at.is_(None))
@@ -52,20 +52,27 @@ async def undelivered(store: Store, *, limit: int = 50) -> list[Announcement]:
                          attempts=r["attempts"]) for r in rows]
 
 
-async def delivered(store: Store, *, item_id: int, outcome: str, now: datetime | None = None) -> bool:
-    """Mark it done (posted, or no thread to post in); False when another instance already did."""
+async def claim(store: Store, *, item_id: int, now: datetime | None = None) -> bool:
+    """Take one announcement to post it; False when another instance took it first."""
     c = cli_outbox.c
     async with store.write() as conn:
         result = await conn.execute(sa.update(cli_outbox).where(c.id == item_id, c.delivered_at.is_(None))
-                                    .values(delivered_at=now or utcnow(), outcome=outcome[:32]))
+                                    .values(delivered_at=now or utcnow(), outcome="posting"))
     return bool(result.rowcount)
 
 
-async def failed(store: Store, *, item_id: int, now: datetime | None = None) -> None:
-    """One more failed attempt; at MAX_ATTEMPTS it is given up."""
+async def done(store: Store, *, item_id: int, outcome: str) -> None:
+    """How it ended: posted, or no_thread (the incident has no Teams thread to post in)."""
+    async with store.write() as conn:
+        await conn.execute(sa.update(cli_outbox).where(cli_outbox.c.id == item_id).values(outcome=outcome[:32]))
+
+
+async def failed(store: Store, *, item_id: int) -> None:
+    """The post failed: back in the queue for the next round, given up after MAX_ATTEMPTS."""
     c = cli_outbox.c
     async with store.write() as conn:
         await conn.execute(sa.update(cli_outbox).where(c.id == item_id).values(attempts=c.attempts + 1))
-        await conn.execute(sa.update(cli_outbox).where(c.id == item_id, c.attempts >= MAX_ATTEMPTS,
-                                                       c.delivered_at.is_(None))
-                           .values(delivered_at=now or utcnow(), outcome="gave_up"))
+        await conn.execute(sa.update(cli_outbox).where(c.id == item_id, c.attempts < MAX_ATTEMPTS)
+                           .values(delivered_at=None, outcome=None))
+        await conn.execute(sa.update(cli_outbox).where(c.id == item_id, c.attempts >= MAX_ATTEMPTS)
+                           .values(outcome="gave_up"))
