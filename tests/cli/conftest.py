@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
 from bot import _parser
 from services.runtime import Runtime
+from tests.support.botfixtures import connector  # noqa: F401  (fixture)
+from tests.support.connector import RecordingConnector
+from tests.support.flowbot import FlowBot
 
 DAVE = "dave@contoso.com"  # responder
 ERIN = "erin@contoso.com"  # responder
@@ -33,3 +39,11 @@ def fast_polling(runtime: Runtime) -> Runtime:
     """Entra answers interval 5; MSAL sleeps that long between polls. One second keeps tests quick."""
     runtime.sandbox.authority.device_codes.interval_s = 1
     return runtime
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, connector: RecordingConnector) -> AsyncIterator[FlowBot]:  # noqa: F811
+    """The Teams bot over the same runtime the command line uses (one store, one sandbox tenant)."""
+    harness = await FlowBot.start(tmp_path, connector)
+    yield harness
+    await harness.close()
