@@ -4,10 +4,9 @@ through their real handlers on the real runtime."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
