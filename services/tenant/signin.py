@@ -108,9 +108,14 @@ class OperatorSignIn:
             if error == "authorization_declined":
                 raise SignInError("The sign-in was declined; nobody is signed in.")
             raise SignInError(f"The sign-in did not complete: {_aadsts(result)}.")
-        self._save()
         claims = result.get("id_token_claims") or _claims(str(result.get("id_token") or "e30.e30."))
-        return _operator(claims)
+        person = _operator(claims)
+        app = self._application()
+        for account in app.get_accounts():  # one person per operator: whoever signed in before is signed out
+            if account.get("local_account_id") != person.id:
+                app.remove_account(account)
+        self._save()
+        return person
 
     def current(self) -> Operator | None:
         """The signed-in person, or None. A token that is due is refreshed through Entra, so a disabled

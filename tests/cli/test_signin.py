@@ -40,6 +40,13 @@ async def test_login_through_the_device_code_flow_names_the_person_and_keeps_the
     [row] = [e for e in await audit.recent(runtime.store) if e.event == "operator.signed_in"]
     assert row.actor_id == "da7e6b1c-4e6f-4081-ac3d-9e1f2a4b6c84"
 
+    # Signing in as someone else replaces the person; it never keeps two.
+    assert await login(runtime, "erin@contoso.com") == 0
+    capsys.readouterr()
+    assert await cli(runtime, "whoami") == 0
+    assert "Erin Novak" in capsys.readouterr().out
+    assert len(json.loads(cache.read_text())["Account"]) == 1
+
     assert await cli(runtime, "logout") == 0
     assert not cache.exists()
     assert await cli(runtime, "whoami") == 8
