@@ -200,6 +200,8 @@ async def _confirm_and_run(args: argparse.Namespace, runtime: Any, *, actor: Act
         print(glass.message, file=sys.stderr)
         if not glass.ok:
             return EXIT_REFUSED
+    elif args.break_glass:
+        print("Nothing here waits for a second responder; --break-glass was not needed.", file=sys.stderr)
 
     def progress(result: ActionResult) -> None:
         if not args.json:
