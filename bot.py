@@ -4,7 +4,9 @@ store's engine and the Bot Framework adapter. Everything else is handed what it 
     python bot.py                 run the Teams bot (as `contain serve`)
     contain serve                 run the Teams bot (sandbox tenant when no tenant is configured)
     contain investigate WHO       investigate an account
-    contain remediate WHO ...     run containment actions
+    contain remediate WHO ...     run containment actions (as the signed-in responder)
+    contain approve|reject REQ    decide on a request that waits for a second responder
+    contain login|logout|whoami   sign in once as yourself (device code flow)
     contain score                 Secure Score summary
     contain audit show|verify|export
     contain sandbox serve|reset   the embedded sandbox tenant

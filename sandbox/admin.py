@@ -208,3 +208,7 @@ def register(app: web.Application) -> None:
     r.add_post("/_sandbox/apps/{client_id}/permissions", app_permissions)
     r.add_post("/_sandbox/apps/{client_id}/certificates", app_certificates)
     r.add_post("/_sandbox/alerts", alerts)
+    from sandbox.devicecode import admin_complete, admin_pending
+
+    r.add_post("/_sandbox/devicelogin", admin_complete)
+    r.add_get("/_sandbox/devicelogin", admin_pending)

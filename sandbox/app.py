@@ -49,6 +49,9 @@ def build_app(server: SandboxServer) -> web.Application:
     app.router.add_get("/{tenant}/v2.0/.well-known/openid-configuration", authority.openid_configuration)
     app.router.add_post("/{tenant}/oauth2/v2.0/token", authority.token)
     app.router.add_get("/{tenant}/discovery/v2.0/keys", authority.jwks)
+    app.router.add_post("/{tenant}/oauth2/v2.0/devicecode", authority.device_codes.devicecode)
+    app.router.add_get("/devicelogin", authority.device_codes.page)
+    app.router.add_post("/devicelogin", authority.device_codes.page_submit)
     admin.register(app)
     return app
 

@@ -61,6 +61,9 @@ class Authority:
         assert isinstance(private_key, rsa.RSAPrivateKey)
         self.private_key = private_key
         self.public_key = private_key.public_key()
+        from sandbox.devicecode import DeviceCodes
+
+        self.device_codes = DeviceCodes(server)
 
     # -- discovery -------------------------------------------------------------------------------
     def _check_tenant(self, request: web.Request) -> web.Response | None:
@@ -102,6 +105,12 @@ class Authority:
             return err
         form = await request.post()
         grant = str(form.get("grant_type") or "")
+        from sandbox.devicecode import DEVICE_CODE_GRANT
+
+        if grant == DEVICE_CODE_GRANT:
+            return await self.device_codes.device_code_grant(request, form)
+        if grant == "refresh_token":
+            return await self.device_codes.refresh_grant(request, form)
         if grant != "client_credentials":
             return _aad_error(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type "
                               f"'{grant}'.")

@@ -131,6 +131,8 @@ class SandboxServer:
                 "authority": f"{self.login_url}/{self.state.tenant_id}", "graphUrl": self.url,
                 "exchangeUrl": self.url, "caPem": self.keys.ca_pem.read_text(),
                 "respondersGroupId": self.state.tenant.get("respondersGroupId"),
+                "cliClientId": next((a["clientId"] for a in self.state.data["apps"] if a.get("isFallbackPublicClient")),
+                                    None),
                 "schemaVersion": self.state.data["schemaVersion"]}
 
     # -- state and logs --------------------------------------------------------------------------

@@ -60,6 +60,9 @@ class Settings:
     # (session revocation, replicated deletions, risk still processing) before it reports "written, not
     # yet visible" (services.actions.engine).
     verify_wait_s: float = 20.0
+    # The public client app `contain login` signs operators in with (device code flow); None: the tenant app's
+    # own id (it must then allow public client flows), or in sandbox mode the sandbox's public client.
+    cli_client_id: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -158,4 +161,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alert_min_risk=alert_min_risk,
         log_level=(env.get("CONTAIN_LOG_LEVEL") or "INFO").upper(),
         verify_wait_s=_float(env, "CONTAIN_VERIFY_WAIT_S", 20.0, 0.0, 600.0),
+        cli_client_id=(env.get("CONTAIN_CLI_CLIENT_ID") or "").strip() or None,
     )

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from cards import approval_reminder_text
 from cards import verbs as v
+from dialogs.flows import announce
 from dialogs.flows.background import Background
 from dialogs.flows.deps import FlowDeps, actor_of
 from dialogs.flows.execute import Worker, post_summary
@@ -60,7 +61,8 @@ class Timers:
             await asyncio.sleep(self.interval_s)
 
     async def tick(self, *, now: datetime | None = None) -> None:
-        """One round: expire what is due (cards updated), remind what is halfway (once each)."""
+        """One round: expire what is due (cards updated), remind what is halfway (once each), post what the
+        command line announced."""
         expired = await approvals.expire_due(self.deps.store, now=now)
         for incident_id in _ids(expired, "incident_id"):
             incident = await incident_repo.get(self.deps.store, incident_id=incident_id)
@@ -71,6 +73,7 @@ class Timers:
         reminders = await approvals.due_reminders(self.deps.store, now=now)
         for batch_id in _ids(reminders, "batch_id"):
             await self._remind([r for r in reminders if r.batch_id == batch_id], now=now or utcnow())
+        await announce.drain(self.deps, self.worker)  # what `contain` processes left for the threads
         await self._prune(now or utcnow())
 
     async def _prune(self, now: datetime) -> None:

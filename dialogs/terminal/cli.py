@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "dialogs.terminal.serve",
     "dialogs.terminal.investigate",
     "dialogs.terminal.remediate",
+    "dialogs.terminal.decide",
+    "dialogs.terminal.signin",
     "dialogs.terminal.score",
     "dialogs.terminal.audit",
     "dialogs.terminal.doctor",

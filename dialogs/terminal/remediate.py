@@ -1,40 +1,51 @@
-"""`contain remediate WHO --action ID[,ID...] [--yes] [--json] [--as NAME] [--override-unblock]`
+"""`contain remediate WHO --action ID[,ID...] [--yes] [--json] [--break-glass --reason TEXT] [--override-unblock]`
 
-Runs containment actions on one account from the terminal. Without --yes it asks before each action.
+Runs containment actions on one account from the terminal, as the signed-in responder (`contain login`)
+and under the same approval policy as Teams: standard actions run once confirmed (without --yes, it
+asks before each); a high-impact action (and every action on an admin) leaves a request that a second,
+different responder approves, on the incident's card or with `contain approve`, unless it runs under
+`--break-glass --reason "…"`, which is audited as break-glass and announced in the incident's thread.
 The actions run in the account's open incident (one is opened, with an investigation, when there is
-none), so what one invocation did counts for the next: reset_password today lets unblock_sender run
-tomorrow. `--action recommended` runs what the investigation recommends.
+none). `--action recommended` runs what the investigation recommends.
 
 The temporary password of reset_password is printed once, on stdout, and nowhere else.
-
-Exit status: 0 every action succeeded or had nothing to do; 1 an action failed or was refused (or
-the tenant refused a read); 2 bad arguments; 3 the name matches several accounts; 4 nobody matches.
+Exit status: see dialogs/terminal/acting.py and docs/cli.md (0 done and verified; 6 waits for a second
+responder; 7 a finding it was asked to address remains; 8 nobody is signed in; ...).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import sys
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
+from dialogs.terminal import acting
+from dialogs.terminal.acting import (
+    EXIT_AMBIGUOUS,
+    EXIT_FAILED,
+    EXIT_NOT_FOUND,
+    EXIT_NOT_SIGNED_IN,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    result_line,
+)
+from dialogs.terminal.signin import NOT_SIGNED_IN, responders, signed_in
+from services import approvals
 from services.actions import catalog
-from services.actions.engine import ActionProgress, run_direct
+from services.approvals.common import clean_reason, refuse_access, refuse_request, same_account
 from services.findings.investigation import investigate
 from services.findings.resolve import resolve
 from services.store import incidents
-from services.store.records import Incident, IncidentSource
+from services.store.records import Incident, IncidentSource, RequestState
 from services.tenant.errors import TenantError
-from services.vocabulary import ActionId, ActionResult, ActionStatus, Actor, Ambiguous, NotFound, UserRef
+from services.vocabulary import ActionId, ActionResult, Actor, Ambiguous, NotFound, UserRef
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_AMBIGUOUS = 3
-EXIT_NOT_FOUND = 4
 RECOMMENDED = "recommended"
+DEFAULT_REASON = "Run from the command line."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -47,14 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="the actions to run (repeatable, comma-separated)")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask before each action")
     parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
-    parser.add_argument("--as", dest="as_name", metavar="NAME",
-                        help="the name recorded as the actor (default: the OS user)")
+    parser.add_argument("--break-glass", action="store_true",
+                        help="emergency: run high-impact actions without a second responder (needs --reason; "
+                             "audited as break-glass and announced in the incident's thread)")
     parser.add_argument("--override-unblock", action="store_true",
                         help="run unblock_sender even if reset_password and revoke_sessions have not succeeded "
                              "(audited)")
     parser.add_argument("--all-but-password", action="store_true",
                         help="reset_mfa removes every method except the password, not only recent ones")
-    parser.add_argument("--reason", default="Run from the command line.", help="why (kept in the audit log)")
+    parser.add_argument("--reason", default=None, help=f"why (kept in the audit log; default {DEFAULT_REASON!r}, "
+                                                         "required with --break-glass)")
     parser.set_defaults(handler=handler, needs_runtime=True)
 
 
@@ -77,11 +90,6 @@ def parse_actions(raw: list[str]) -> tuple[list[ActionId], bool, list[str]]:
     return list(dict.fromkeys(wanted)), recommended, unknown
 
 
-def actor_of(as_name: str | None) -> Actor:
-    name = (as_name or "").strip() or getpass.getuser()
-    return Actor(id=f"cli:{name}"[:64], name=name)
-
-
 async def _incident(runtime: Any, user: UserRef, actor: Actor, correlation_id: str, need_investigation: bool
                     ) -> tuple[Incident, list[ActionId]]:
     """The account's open incident (opened now if there is none) and the recommended actions."""
@@ -97,8 +105,6 @@ async def _incident(runtime: Any, user: UserRef, actor: Actor, correlation_id: s
     for f in inv.findings:
         first = f.details.get("firstSuspicious") if f.details else None
         if first:
-            from datetime import datetime
-
             cutoff = datetime.fromisoformat(str(first))
     opened = await incidents.open_incident(runtime.store, target=inv.user, source=IncidentSource.COMMAND,
                                            opened_by=actor, investigation=inv.to_json(),
@@ -121,29 +127,28 @@ async def _confirmed(actions: list[ActionId], user: UserRef) -> list[ActionId]:
     return chosen
 
 
-def result_json(result: ActionResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"action": result.action.value, "status": result.status.value, "verified": result.verified,
-           "detail": result.detail, "request_ids": list(result.request_ids)}
-    if result.action is ActionId.RESET_PASSWORD:
-        out["temporary_password"] = result.temporary_password
-    return out
-
-
-def result_line(result: ActionResult) -> str:
-    mark = {"succeeded": "✓", "skipped": "·", "failed": "✗", "refused": "✗"}[result.status.value]
-    check = " (verified)" if result.verified and result.status is ActionStatus.SUCCEEDED else ""
-    return f"{mark} {result.action.value:<26}{result.status.value}{check}: {result.detail}"
-
-
 async def handler(args: argparse.Namespace, runtime: Any) -> int:
-    """Run the chosen actions on `args.who` and print one line (or JSON object) per action."""
+    """Confirm the chosen actions on `args.who` as the signed-in responder, run what may run now, and print one
+    line (or one JSON document) per action."""
     wanted, recommended, unknown = parse_actions(args.action)
     if unknown:
         print(f"contain: unknown action {unknown[0]!r}; choose from {', '.join(a.value for a in ActionId)}.",
               file=sys.stderr)
         return EXIT_USAGE
-    actor = actor_of(args.as_name)
+    if args.break_glass and clean_reason(args.reason) is None:
+        print("contain: --break-glass needs --reason \"…\" (up to 500 characters); nothing was run.", file=sys.stderr)
+        return EXIT_REFUSED
+    actor = await signed_in(runtime)
+    if actor is None:
+        print(f"contain: {NOT_SIGNED_IN}", file=sys.stderr)
+        return EXIT_NOT_SIGNED_IN
+    is_responder = await responders(runtime)
     correlation_id = str(uuid.uuid4())
+    if not await is_responder(actor.id):
+        refused = await refuse_access(runtime.store, actor=actor, attempted=f"remediate {args.who[:100]}",
+                                      incident_id=None, correlation_id=correlation_id, target=args.who[:320])
+        print(f"contain: {refused.message}", file=sys.stderr)
+        return EXIT_REFUSED
     try:
         resolution = await resolve(runtime.tenant, args.who)
         if isinstance(resolution, NotFound):
@@ -154,6 +159,14 @@ async def handler(args: argparse.Namespace, runtime: Any) -> int:
             print(f"{resolution.query!r} matches several accounts ({names}); name one of them.", file=sys.stderr)
             return EXIT_AMBIGUOUS
         user = resolution.user
+        if same_account(actor.id, user.id):
+            refused = await refuse_request(runtime.store, actor=actor, code=approvals.OutcomeCode.OWN_ACCOUNT,
+                                           incident_id=None, correlation_id=correlation_id,
+                                           target=user.user_principal_name,
+                                           message="You cannot request actions on your own account; ask another "
+                                                   "responder.")
+            print(f"contain: {refused.message}", file=sys.stderr)
+            return EXIT_REFUSED
         incident, suggested = await _incident(runtime, user, actor, correlation_id, recommended)
     except TenantError as exc:
         print(f"contain: {exc.sentence}", file=sys.stderr)
@@ -167,25 +180,46 @@ async def handler(args: argparse.Namespace, runtime: Any) -> int:
         if not actions:
             print("Nothing confirmed; nothing was changed.", file=sys.stderr)
             return 0
+    return await _confirm_and_run(args, runtime, actor=actor, is_responder=is_responder, incident=incident,
+                                  user=user, actions=actions, correlation_id=correlation_id)
 
-    def progress(event: ActionResult | ActionProgress) -> None:
-        if isinstance(event, ActionResult) and not args.json:
-            print(result_line(event), flush=True)
 
-    results = await run_direct(tenant=runtime.tenant, writer=runtime.writer, store=runtime.store, incident=incident,
-                               user=user,
-                                actions=actions, actor=actor, correlation_id=correlation_id, on_progress=progress,
-                                override_unblock=args.override_unblock, reason=args.reason,
-                                options={"all_but_password": args.all_but_password},
-                                verify_wait_s=runtime.settings.verify_wait_s)
+async def _confirm_and_run(args: argparse.Namespace, runtime: Any, *, actor: Actor, is_responder: Any,
+                           incident: Incident, user: UserRef, actions: list[ActionId], correlation_id: str) -> int:
+    outcome = await approvals.confirm(
+        runtime.store, incident_id=incident.id, actions=[a.value for a in actions], actor=actor,
+        reason=args.reason or DEFAULT_REASON, is_responder=is_responder, override_unblock=args.override_unblock,
+        ttl=timedelta(minutes=runtime.settings.request_ttl_minutes), correlation_id=correlation_id)
+    if not outcome.ok:
+        print(f"contain: {outcome.message}", file=sys.stderr)
+        return EXIT_REFUSED
+    batch_id = outcome.requests[0].batch_id
+    if args.break_glass and any(r.state is RequestState.AWAITING_APPROVAL for r in outcome.requests):
+        glass = await approvals.break_glass(runtime.store, request_id=batch_id, actor=actor, reason=args.reason,
+                                            is_responder=is_responder, correlation_id=correlation_id)
+        print(glass.message, file=sys.stderr)
+        if not glass.ok:
+            return EXIT_REFUSED
+    elif args.break_glass:
+        print("Nothing here waits for a second responder; --break-glass was not needed.", file=sys.stderr)
+
+    def progress(result: ActionResult) -> None:
+        if not args.json:
+            print(result_line(result), flush=True)
+
+    ran = await acting.run_claimed(runtime, batch_id=batch_id, on_result=progress,
+                                   options={"all_but_password": args.all_but_password})
+    verdict = await acting.conclude(runtime, batch_id=batch_id, ran=ran, user=user)
+    text = acting.summary_text(actor.name, verdict, incident.target_upn)
+    if verdict.waiting:
+        text += f" Approve it on this card or with `contain approve {batch_id}`."
+    await acting.announce(runtime, incident, text)
     if args.json:
-        print(json.dumps({"user": user.to_json(), "incident": incident.id, "correlation_id": correlation_id,
-                          "results": [result_json(r) for r in results]}, indent=2))
+        print(json.dumps({"user": user.to_json(), "incident": incident.id, "batch": batch_id,
+                          "correlation_id": correlation_id, **acting.verdict_json(verdict)}, indent=2))
     else:
-        for r in results:
-            if r.temporary_password:
-                print(f"\nTemporary password for {user.user_principal_name}: {r.temporary_password}\n"
-                      "It is shown once and kept nowhere; give it to the user through a trusted channel. "
-                      "They must change it at next sign-in.")
-    ok = all(r.status in (ActionStatus.SUCCEEDED, ActionStatus.SKIPPED) for r in results)
-    return 0 if ok else EXIT_FAILED
+        for r in verdict.results:
+            if not any(r is mine for mine in ran.values()):
+                print(result_line(r))  # refused at confirmation, or run by another process
+        acting.print_verdict(verdict, user=user)
+    return verdict.exit_code

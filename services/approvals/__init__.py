@@ -19,7 +19,7 @@ from services.approvals.common import (
     same_account,
 )
 from services.approvals.confirm import DEFAULT_TTL, confirm
-from services.approvals.decide import approve, reject
+from services.approvals.decide import approve, break_glass, reject
 from services.approvals.lifecycle import (
     Finished,
     claim,
@@ -34,6 +34,6 @@ from services.approvals.lifecycle import (
 
 __all__ = [
     "DEFAULT_TTL", "REASON_MAX", "Finished", "Outcome", "OutcomeCode", "ResponderCache", "ResponderCheck", "approve",
-    "claim", "clean_reason", "confirm", "due_reminders", "expire_due", "finish", "heartbeat", "in_flight_after_crash",
-    "reject", "release", "same_account", "seen_activity",
+    "break_glass", "claim", "clean_reason", "confirm", "due_reminders", "expire_due", "finish", "heartbeat",
+    "in_flight_after_crash", "reject", "release", "same_account", "seen_activity", "unblock_refusal",
 ]

@@ -11,16 +11,18 @@ from datetime import datetime
 
 from services.actions.catalog import title
 from services.approvals.common import (
+    REASON_MAX,
     Outcome,
     OutcomeCode,
     audited_refusal,
+    clean_reason,
     refuse_access,
     refuse_closed_in,
     refuse_request,
     same_account,
 )
 from services.ports import ResponderCheck
-from services.store import audit, requests
+from services.store import announcements, audit, requests
 from services.store.db import Connection, Store, utcnow
 from services.store.incidents import lock as lock_incident
 from services.store.records import ActionRequest, RequestState
@@ -106,20 +108,44 @@ async def approve(store: Store, *, request_id: str, approver: Actor, is_responde
 
 
 async def reject(store: Store, *, request_id: str, actor: Actor, is_responder: ResponderCheck,
-                 correlation_id: str | None = None, now: datetime | None = None) -> Outcome:
-    """Reject a request (or a batch) awaiting approval. When its own requester does so, it is cancelled."""
+                 correlation_id: str | None = None, now: datetime | None = None, reason: str | None = None) -> Outcome:
+    """Reject a request (or a batch) awaiting approval. When its own requester does so, it is cancelled.
+    A reason, when given, is kept in the audit row."""
     now = now or utcnow()
     awaiting = await _awaiting(store, request_id=request_id, actor=actor, verb="reject",
                                is_responder=is_responder, correlation_id=correlation_id)
     if isinstance(awaiting, Outcome):
         return await audited_refusal(store, awaiting, actor=actor, correlation_id=correlation_id)
     to = RequestState.CANCELLED if same_account(awaiting[0].requested_by_id, actor.id) else RequestState.REJECTED
-    outcome = await _decide(store, awaiting=awaiting, actor=actor, to=to, correlation_id=correlation_id, now=now)
+    outcome = await _decide(store, awaiting=awaiting, actor=actor, to=to, correlation_id=correlation_id, now=now,
+                            reason=clean_reason(reason))
+    return await audited_refusal(store, outcome, actor=actor, correlation_id=correlation_id)
+
+
+async def break_glass(store: Store, *, request_id: str, actor: Actor, reason: str | None,
+                      is_responder: ResponderCheck, correlation_id: str | None = None,
+                      now: datetime | None = None) -> Outcome:
+    """Approve high-impact requests without a second responder, in an emergency: responders only, never on
+    one's own account, a reason required. Audited as `request.break_glass` and announced in the incident's
+    thread (the announcement is stored with the audit row; the bot posts it)."""
+    now = now or utcnow()
+    cleaned = clean_reason(reason)
+    if cleaned is None:
+        refusal = Outcome(False, OutcomeCode.BAD_REASON,
+                          f"Break-glass needs a reason (up to {REASON_MAX} characters); nothing was run.")
+        return await audited_refusal(store, refusal, actor=actor, correlation_id=correlation_id)
+    awaiting = await _awaiting(store, request_id=request_id, actor=actor, verb="break glass on",
+                               is_responder=is_responder, correlation_id=correlation_id)
+    if isinstance(awaiting, Outcome):
+        return awaiting
+    outcome = await _decide(store, awaiting=awaiting, actor=actor, to=RequestState.APPROVED,
+                            correlation_id=correlation_id, now=now, reason=cleaned, break_glass=True)
     return await audited_refusal(store, outcome, actor=actor, correlation_id=correlation_id)
 
 
 async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, to: RequestState,
-                  correlation_id: str | None, now: datetime) -> Outcome:
+                  correlation_id: str | None, now: datetime, reason: str | None = None,
+                  break_glass: bool = False) -> Outcome:
     incident_id = awaiting[0].incident_id
     changed: list[ActionRequest] = []
     expired: list[ActionRequest] = []
@@ -139,11 +165,28 @@ async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, 
             guard = [action_requests.c.expires_at > now] if req.expires_at is not None else []
             if await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
                                          values=values, extra_where=guard):
-                await audit.append(conn, actor=actor, event=f"request.{to.value}", target=incident.target_upn,
-                                   outcome=to.value, incident_id=incident_id, correlation_id=correlation_id, at=now,
-                                   detail=f"{actor.name} {to.value} {req.action} ({req.id}) requested by "
-                                          f"{req.requested_by_name}.")
+                if break_glass:
+                    event, detail = "request.break_glass", (f"{actor.name} approved {req.action} ({req.id}) under "
+                                                            f"break-glass, without a second responder: {reason}")
+                else:
+                    event = f"request.{to.value}"
+                    detail = (f"{actor.name} {to.value} {req.action} ({req.id}) requested by {req.requested_by_name}"
+                              + (f": {reason}" if reason else "."))
+                await audit.append(conn, actor=actor, event=event, target=incident.target_upn,
+                                   outcome="break_glass" if break_glass else to.value, incident_id=incident_id,
+                                   correlation_id=correlation_id, at=now, detail=detail)
                 changed.append(dataclasses.replace(req, **values))  # type: ignore[arg-type]
+        if break_glass and changed:
+            await announcements.leave_in(
+                conn, incident_id=incident_id, now=now,
+                text=f"Break-glass: {actor.name} ran {', '.join(title(r.action) for r in changed)} on "
+                     f"{incident.target_upn} from the command line without a second responder's approval. "
+                     f"Reason: {reason}")
+    if changed and break_glass:
+        return Outcome(True, OutcomeCode.APPROVED,
+                       f"Break-glass: {', '.join(title(r.action) for r in changed)} run now without a second "
+                       "responder; this is audited and announced in the incident's thread.", incident_id,
+                       tuple(changed + expired))
     if changed:
         verb = {RequestState.APPROVED: "Approved", RequestState.REJECTED: "Rejected"}.get(to, "Cancelled")
         tail = "; they run now." if to is RequestState.APPROVED else "."

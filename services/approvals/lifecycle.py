@@ -62,15 +62,18 @@ async def _target(conn: Connection, incident_id: str) -> str:
 
 
 async def claim(store: Store, *, worker_id: str, lease_s: float = 60.0, limit: int = 10,
-                now: datetime | None = None) -> list[ActionRequest]:
+                now: datetime | None = None, batch_id: str | None = None) -> list[ActionRequest]:
     """Take up to `limit` runnable requests for this worker: approved ones, and running ones whose lease
-    ran out. Each request is handed to exactly one worker at a time."""
+    ran out (only those of `batch_id` when given: the command line runs what it confirmed or approved).
+    Each request is handed to exactly one worker at a time."""
     now = now or utcnow()
     lease_until = now + timedelta(seconds=lease_s)
     claimed: list[ActionRequest] = []
     async with store.write() as conn:
-        for req in await requests.lockable(conn, requests.claimable(now), _not_waiting_on_dependencies(),
-                                           limit=limit):
+        guards = [requests.claimable(now), _not_waiting_on_dependencies()]
+        if batch_id is not None:
+            guards.append(requests.in_batch(batch_id))
+        for req in await requests.lockable(conn, *guards, limit=limit):
             target = await _target(conn, req.incident_id)
             if req.action == ActionId.UNBLOCK_SENDER.value and not req.override:
                 missing, _ = await unblock_blockers(conn, incident_id=req.incident_id)

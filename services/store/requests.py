@@ -124,6 +124,11 @@ async def lockable(conn: AsyncConnection, *where: Any, limit: int) -> list[Actio
     return [ActionRequest.from_row(r) for r in (await conn.execute(query)).mappings().all()]
 
 
+def in_batch(batch_id: str) -> Any:
+    """A claim guard: only the requests of one batch (the command line runs what it confirmed or approved)."""
+    return action_requests.c.batch_id == batch_id
+
+
 def claimable(now: datetime) -> Any:
     """Approved, or running under a lease that has run out (its worker is presumed dead)."""
     c = action_requests.c

@@ -199,6 +199,18 @@ choices = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+cli_outbox = sa.Table(
+    "cli_outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("outcome", sa.String(32)),
+    sa.Index("ix_cli_outbox_delivered_at", "delivered_at"),
+)
+
 # Deletion order for tests and maintenance (children first).
-ALL_TABLES = (audit_log, snapshots, alerts, action_requests, incidents, conversation_refs, cursors,
+ALL_TABLES = (cli_outbox, audit_log, snapshots, alerts, action_requests, incidents, conversation_refs, cursors,
               processed_activities, webhook_deliveries, choices)

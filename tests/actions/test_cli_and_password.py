@@ -1,5 +1,8 @@
 """`contain remediate` and `contain score` through their handlers on the real runtime, and the temporary
-password's one appearance: once on stdout, and in no file, log record, database row or write-log entry."""
+password's one appearance: once on stdout, and in no file, log record, database row or write-log entry.
+
+The command line acts as the responder signed in with `contain login` (tests/cli has the policy tests);
+high-impact actions run here under --break-glass, which is how one responder runs them alone."""
 
 from __future__ import annotations
 
@@ -15,6 +18,15 @@ from dialogs.terminal.cli import parser as _parser
 from services.actions import passwords
 from services.store.schema import ALL_TABLES
 from tests.actions.helpers import ALICE
+from tests.cli.conftest import DAVE, login
+
+GLASS = ("--break-glass", "--reason", "Test run of every action")
+
+
+@pytest.fixture(autouse=True)
+async def dave_signed_in(runtime: Any) -> None:
+    runtime.sandbox.authority.device_codes.interval_s = 1
+    assert await login(runtime, DAVE) == 0
 
 
 def _args(*argv: str) -> Any:
@@ -40,7 +52,7 @@ async def test_the_temporary_password_appears_once_on_stdout_and_nowhere_else(
     caplog.set_level(logging.DEBUG)
 
     code = await _run_cli(runtime, "remediate", "alice", "--action", "reset_password,revoke_sessions", "--yes",
-                          "--json", "--as", "Rita")
+                          "--json", *GLASS)
 
     out = capsys.readouterr().out
     assert code == 0
@@ -61,7 +73,8 @@ async def test_the_temporary_password_appears_once_on_stdout_and_nowhere_else(
 
 async def test_text_output_prints_one_line_per_action_and_the_password_once(
         runtime: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code = await _run_cli(runtime, "remediate", ALICE, "--action", "reset_password", "-a", "block_signin", "--yes")
+    code = await _run_cli(runtime, "remediate", ALICE, "--action", "reset_password", "-a", "block_signin", "--yes",
+                          *GLASS)
     out = capsys.readouterr().out
     assert code == 0
     assert "reset_password" in out and "block_signin" in out
@@ -71,13 +84,13 @@ async def test_text_output_prints_one_line_per_action_and_the_password_once(
 
 
 async def test_unblock_sender_across_invocations(runtime: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    assert await _run_cli(runtime, "remediate", "alice", "-a", "unblock_sender", "--yes", "--json") == 1
+    assert await _run_cli(runtime, "remediate", "alice", "-a", "unblock_sender", "--yes", "--json", *GLASS) == 5
     refused = json.loads(capsys.readouterr().out)["results"][0]
-    assert refused["status"] == "refused" and "password has not been reset" in refused["detail"]
+    assert refused["status"] == "refused" and "the password has not been reset" in refused["detail"]
     assert await _run_cli(runtime, "remediate", "alice", "-a", "reset_password,revoke_sessions", "--yes",
-                          "--json") == 0
+                          "--json", *GLASS) == 0
     first = json.loads(capsys.readouterr().out)
-    assert await _run_cli(runtime, "remediate", "alice", "-a", "unblock_sender", "--yes", "--json") == 0
+    assert await _run_cli(runtime, "remediate", "alice", "-a", "unblock_sender", "--yes", "--json", *GLASS) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["incident"] == first["incident"], "the same open incident is reused"
     assert second["results"][0]["status"] == "succeeded"
@@ -87,7 +100,8 @@ async def test_without_yes_each_action_is_asked_and_no_declines(
         runtime: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter(["y", "n"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
-    code = await _run_cli(runtime, "remediate", "alice", "-a", "block_signin,enable_mailbox_audit", "--json")
+    code = await _run_cli(runtime, "remediate", "alice", "-a", "block_signin,enable_mailbox_audit", "--json",
+                          *GLASS)
     results = json.loads(capsys.readouterr().out)["results"]
     assert code == 0
     assert [r["action"] for r in results] == ["block_signin"]
@@ -103,7 +117,7 @@ async def test_unknown_action_and_unknown_person(runtime: Any, capsys: pytest.Ca
 
 
 async def test_recommended_runs_the_investigations_actions(runtime: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code = await _run_cli(runtime, "remediate", "alice", "--action", "recommended", "--yes", "--json")
+    code = await _run_cli(runtime, "remediate", "alice", "--action", "recommended", "--yes", "--json", *GLASS)
     results = json.loads(capsys.readouterr().out)["results"]
     assert code == 0, results
     assert {r["action"] for r in results} >= {"reset_password", "disable_inbox_rules", "unblock_sender"}

@@ -236,13 +236,15 @@ async def test_doctor_calls_only_documented_endpoints(runtime: Runtime, capsys: 
     assert undocumented(called, _doc()) == []
 
 
-# Every action, spread over runs that do not contradict each other (block and unblock in one run).
+# Every action, spread over runs that do not contradict each other (block and unblock in one run). One
+# signed-in responder runs the high-impact ones too, under break-glass.
+GLASS = ["--break-glass", "--reason", "Every action, for the permissions page"]
 REMEDIATIONS = (
     ["remediate", "alice", "--action", ",".join(a.value for a in ActionId if a not in (
-        ActionId.UNBLOCK_SIGNIN, ActionId.DISMISS_RISK, ActionId.REMOVE_ADMIN_ROLES)), "--yes", "--json"],
+        ActionId.UNBLOCK_SIGNIN, ActionId.DISMISS_RISK, ActionId.REMOVE_ADMIN_ROLES)), "--yes", "--json", *GLASS],
     ["remediate", "alice", "--action", f"{ActionId.UNBLOCK_SIGNIN.value},{ActionId.DISMISS_RISK.value}",
-     "--yes", "--json"],
-    ["remediate", "carol", "--action", ActionId.REMOVE_ADMIN_ROLES.value, "--yes", "--json"],
+     "--yes", "--json", *GLASS],
+    ["remediate", "carol", "--action", ActionId.REMOVE_ADMIN_ROLES.value, "--yes", "--json", *GLASS],
     ["score", "--json"],
 )
 
@@ -269,6 +271,10 @@ async def test_remediation_of_every_action_and_the_summary_call_only_documented_
     if None in runs:
         called = await _every_tenant_operation(runtime)
     else:
+        from tests.cli.conftest import DAVE, login
+
+        runtime.sandbox.authority.device_codes.interval_s = 1  # type: ignore[union-attr]
+        assert await login(runtime, DAVE) == 0
         for args in runs:
             assert args is not None
             await args.handler(args, runtime)
