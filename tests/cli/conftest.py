@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot import _parser
+from dialogs.terminal.cli import parser
 from services.runtime import Runtime
 from tests.support.botfixtures import connector  # noqa: F401  (fixture)
 from tests.support.connector import RecordingConnector
@@ -24,7 +24,7 @@ CAROL = "carol@contoso.com"  # holds an admin role
 
 
 async def cli(runtime: Any, *argv: str) -> int:
-    args = _parser().parse_args(list(argv))
+    args = parser().parse_args(list(argv))
     return int(await args.handler(args, runtime))
 
 

@@ -97,7 +97,7 @@ async def test_break_glass_needs_a_reason_and_is_audited_and_announced(
     assert glass.actor_name == "Dave Patel" and glass.outcome == "break_glass"
     assert "payroll changes" in glass.detail
     announced = await _announced(runtime)
-    assert any(t.startswith("Break-glass: Dave Patel ran remove admin roles on carol@contoso.com") and
+    assert any(t.startswith("Break-glass: Dave Patel ran Remove admin roles on carol@contoso.com") and
                "payroll changes" in t for t in announced)
 
 
