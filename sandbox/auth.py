@@ -181,7 +181,7 @@ class Authority:
                   "oid": app.get("servicePrincipalId", app["clientId"]), "sub": app.get("servicePrincipalId",
                                                                                       app["clientId"]),
                   "tid": tid, "roles": roles, "ver": "1.0", "uti": uuid.uuid4().hex}
-        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": KID})  # type: ignore[arg-type]
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": KID})
 
     # -- checking tokens -------------------------------------------------------------------------
     def verify(self, authorization: str | None, audience: str) -> tuple[dict[str, Any] | None, str]:
@@ -190,7 +190,7 @@ class Authority:
             return None, "Access token is empty."
         token = authorization[7:].strip()
         try:
-            claims = jwt.decode(token, self.public_key, algorithms=["RS256"], audience=audience,  # type: ignore[arg-type]
+            claims = jwt.decode(token, self.public_key, algorithms=["RS256"], audience=audience,
                                 options={"require": ["exp", "aud", "tid", "appid"]})
         except jwt.ExpiredSignatureError:
             return None, "Lifetime validation failed, the token is expired."

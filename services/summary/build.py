@@ -22,7 +22,7 @@ from services.store.records import ActionRequest, Incident
 from services.summary.audit import AuditEvents, gather_audit_events
 from services.summary.score import ScoreControl, SecureScoreSummary, summarise
 from services.tenant.errors import TenantError
-from services.vocabulary import ActionId, Actor
+from services.vocabulary import ActionId, Actor, Impact
 
 __all__ = ["ActionOutcome", "AuditEvents", "MailboxAuditState", "ScoreControl", "SecureScoreSummary", "Summary",
            "build_summary", "secure_score", "to_view"]
@@ -139,7 +139,7 @@ def to_view(summary: Summary) -> Any:
     lines = []
     for a in summary.actions:
         state = "queued" if a.state == "approved" else a.state
-        lines.append(views.ActionLine(action=a.action, state=views.LineState(state), impact=views.Impact(a.impact),
+        lines.append(views.ActionLine(action=a.action, state=views.LineState(state), impact=Impact(a.impact),
                                       verified=a.verified, detail=a.detail, requested_by=a.requested_by,
                                       approved_by=a.approved_by, at=a.at, request_id=a.request_id))
     audit = None

@@ -46,7 +46,9 @@ def build_http_client(endpoints: TenantEndpoints) -> httpx.AsyncClient:
                                limits=POOL_LIMITS, timeout=TIMEOUT)
     options = dict(sdk_default_options)
     options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=GRAPH_MAX_RETRIES)
-    return GraphClientFactory.create_with_default_middleware(client=client, options=options)
+    # msgraph_core ships no types; the factory hands back the client it was given, wrapped in middleware.
+    wrapped: httpx.AsyncClient = GraphClientFactory.create_with_default_middleware(client=client, options=options)
+    return wrapped
 
 
 def build_graph_client(endpoints: TenantEndpoints, tokens: TokenSource) -> GraphServiceClient:
