@@ -14,6 +14,7 @@ import hmac
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -53,14 +54,19 @@ def _aad_error(status: int, error: str, code: int, description: str) -> web.Resp
     return web.json_response(body, status=status)
 
 
+@lru_cache(maxsize=4)
+def _signing_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """Loading checks the RSA key (~50 ms of CPU); a test run starts hundreds of sandboxes on one key."""
+    private_key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    return private_key
+
+
 class Authority:
     def __init__(self, server: SandboxServer) -> None:
         self.server = server
-        key_pem = server.keys.signing_key_pem()
-        private_key = serialization.load_pem_private_key(key_pem, password=None)
-        assert isinstance(private_key, rsa.RSAPrivateKey)
-        self.private_key = private_key
-        self.public_key = private_key.public_key()
+        self.private_key = _signing_key(server.keys.signing_key_pem())
+        self.public_key = self.private_key.public_key()
 
     # -- discovery -------------------------------------------------------------------------------
     def _check_tenant(self, request: web.Request) -> web.Response | None:
