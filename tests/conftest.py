@@ -12,10 +12,11 @@ test lands in the right tier without anyone remembering to mark it.
 - postgres: needs PostgreSQL on 127.0.0.1:5432 (the `pg_database_url` fixture, or the store's
   "postgres" backend parameter).
 - e2e: outside processes: tests/e2e (the Playground on node, the demo launcher, chromium).
-- slow: e2e, postgres, and the tests that take seconds by design (SLOW below: bursts, waits on
-  Retry-After, subprocess servers, the whole-scenario conformance run).
+- slow: e2e, postgres, and the tests that take seconds or race the clock by design (SLOW below:
+  bursts, Retry-After waits, restarts, subprocesses, the whole-scenario conformance run).
 
-`make check` runs `not slow` (unit and scenario, in parallel); `make test` runs everything.
+`make check` runs `not slow` (unit and scenario) on four pytest-xdist workers; `make test` runs
+everything, one test at a time.
 """
 
 from __future__ import annotations
@@ -53,22 +54,21 @@ TESTS = REPO / "tests"
 # Fixtures that build the whole runtime (composition root, sandbox tenant, store) or more.
 SCENARIO_FIXTURES = {"runtime", "bot", "channel_bot", "crowd_runtime", "pair", "fabrikam", "stack", "traffic"}
 # Tests that take seconds by design: a folder ("e2e/"), a file, or a file and a test-name prefix.
+# Timing-sensitive tests are here too: they run in `make test`, one at a time, not beside three others.
 SLOW = (
     "e2e/",  # the Playground on node, the demo launcher
     "conformance/",  # one whole scenario against the sandbox, every request checked
     "instances/",  # two bot instances on one PostgreSQL database
     "bot/test_startup.py::test_no_app_id",  # a Python subprocess importing the whole app
-    "threads/test_end_to_end.py",
-    "threads/test_volume_http.py",
-    "alerts/test_volume.py",
+    "threads/test_end_to_end.py",  # an alert to a closed thread, every step over HTTP
+    "threads/test_volume_http.py",  # a burst of alerts over HTTP
+    "alerts/test_volume.py",  # a burst of alerts
+    "flows/test_teams_limits.py",  # waits out Retry-After and Teams' pacing
+    "flows/test_approve_while_running.py",  # a race with a running batch
+    "doctor/test_doctor.py::test_sandbox_passes_every_check",  # every check within its time budget
+    "alerts/test_pollers.py::test_the_cursor_survives_a_restart",  # a poller stopped and started again
+    "threads/test_pollers_and_channel.py::test_a_sandbox_alert_becomes_a_thread_and_a_restarted_poller",
 )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    for line in ("unit: no runtime: a function, a card, a sandbox route, a store on SQLite",
-                 "scenario: the real composition root in process (runtime, FlowBot, the alert pipeline)",
-                 "e2e: outside processes: the Playground on node, the demo launcher, chromium"):
-        config.addinivalue_line("markers", line)
 
 
 @cache
