@@ -63,6 +63,8 @@ SLOW = (
     "threads/test_end_to_end.py",  # an alert to a closed thread, every step over HTTP
     "threads/test_volume_http.py",  # a burst of alerts over HTTP
     "alerts/test_volume.py",  # a burst of alerts
+    "alerts/test_webhook_intake.py::test_fifty_concurrent",  # a burst of deliveries
+    "actions/test_playbook.py::test_twenty_percent_faults",  # retries through injected faults
     "flows/test_teams_limits.py",  # waits out Retry-After and Teams' pacing
     "flows/test_approve_while_running.py",  # a race with a running batch
     "doctor/test_doctor.py::test_sandbox_passes_every_check",  # every check within its time budget
