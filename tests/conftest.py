@@ -79,7 +79,7 @@ def _builds_runtime(path: Path) -> bool:
     return "FlowBot" in text or "build_runtime(" in text
 
 
-def _tier_markers(item: pytest.Item) -> list[str]:
+def _tier_markers(item: pytest.Item, matched: set[str]) -> list[str]:
     rel = item.path.relative_to(TESTS).as_posix()
     name = item.nodeid.partition("::")[2]
     fixtures = set(getattr(item, "fixturenames", ()))
@@ -88,14 +88,19 @@ def _tier_markers(item: pytest.Item) -> list[str]:
         marks.append("e2e")
     if "pg_database_url" in fixtures or item.get_closest_marker("postgres") is not None:
         marks.append("postgres")
-    slow = any(rel.startswith(s) if "::" not in s else f"{rel}::{name}".startswith(s) for s in SLOW)
+    slow = {s for s in SLOW if (rel.startswith(s) if "::" not in s else f"{rel}::{name}".startswith(s))}
+    matched |= slow
     if slow or {"e2e", "postgres"} & set(marks):
         marks.append("slow")
     return marks
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    matched: set[str] = set()
     for item in items:
-        for mark in _tier_markers(item):
+        for mark in _tier_markers(item, matched):
             if item.get_closest_marker(mark) is None:
                 item.add_marker(mark)
+    whole_suite = all(Path(arg).resolve() == TESTS for arg in config.args)
+    if whole_suite and (stale := sorted(set(SLOW) - matched)):
+        raise pytest.UsageError(f"SLOW in tests/conftest.py names tests that no longer exist: {', '.join(stale)}.")
