@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install test lint demo package bench chaos lock clean sandbox screenshots
+.PHONY: install check test lint demo package bench chaos lock clean sandbox screenshots
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -19,6 +19,14 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The fast tiers while you work: unit and scenario tests (everything not marked slow, see
+# tests/conftest.py) on four pytest-xdist workers, whole test files per worker. Most of a scenario
+# test is waiting on loopback, so four workers keep two cores busy.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow" -n 4 --dist loadfile
+
+# Everything, one test at a time: the slow tier too (Playground, PostgreSQL, races, bursts).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -14,6 +14,7 @@ import hmac
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -53,14 +54,19 @@ def _aad_error(status: int, error: str, code: int, description: str) -> web.Resp
     return web.json_response(body, status=status)
 
 
+@lru_cache(maxsize=4)
+def _signing_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """Loading checks the RSA key (~50 ms of CPU); a test run starts hundreds of sandboxes on one key."""
+    private_key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(private_key, rsa.RSAPrivateKey)
+    return private_key
+
+
 class Authority:
     def __init__(self, server: SandboxServer) -> None:
         self.server = server
-        key_pem = server.keys.signing_key_pem()
-        private_key = serialization.load_pem_private_key(key_pem, password=None)
-        assert isinstance(private_key, rsa.RSAPrivateKey)
-        self.private_key = private_key
-        self.public_key = private_key.public_key()
+        self.private_key = _signing_key(server.keys.signing_key_pem())
+        self.public_key = self.private_key.public_key()
         from sandbox.devicecode import DeviceCodes
 
         self.device_codes = DeviceCodes(server)
@@ -190,7 +196,7 @@ class Authority:
                   "oid": app.get("servicePrincipalId", app["clientId"]), "sub": app.get("servicePrincipalId",
                                                                                       app["clientId"]),
                   "tid": tid, "roles": roles, "ver": "1.0", "uti": uuid.uuid4().hex}
-        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": KID})  # type: ignore[arg-type]
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": KID})
 
     # -- checking tokens -------------------------------------------------------------------------
     def verify(self, authorization: str | None, audience: str) -> tuple[dict[str, Any] | None, str]:
@@ -199,7 +205,7 @@ class Authority:
             return None, "Access token is empty."
         token = authorization[7:].strip()
         try:
-            claims = jwt.decode(token, self.public_key, algorithms=["RS256"], audience=audience,  # type: ignore[arg-type]
+            claims = jwt.decode(token, self.public_key, algorithms=["RS256"], audience=audience,
                                 options={"require": ["exp", "aud", "tid", "appid"]})
         except jwt.ExpiredSignatureError:
             return None, "Lifetime validation failed, the token is expired."

@@ -186,16 +186,16 @@ class DeviceCodes:
             "aud": client_id, "iss": f"https://{request.host}/{tid}/v2.0", "iat": now, "nbf": now,
             "exp": now + lifetime, "name": user.get("displayName", ""), "oid": user_id,
             "preferred_username": user["userPrincipalName"], "sub": sub.rstrip("="), "tid": tid,
-            "ver": "2.0", "uti": uuid.uuid4().hex}, key, algorithm="RS256", headers={"kid": KID})  # type: ignore[arg-type]
+            "ver": "2.0", "uti": uuid.uuid4().hex}, key, algorithm="RS256", headers={"kid": KID})
         access_token = jwt.encode({
             "aud": GRAPH_AUDIENCE, "iss": f"https://sts.windows.net/{tid}/", "iat": now, "nbf": now,
             "exp": now + lifetime, "appid": client_id, "appidacr": "0", "idtyp": "user", "oid": user_id,
             "upn": user["userPrincipalName"], "name": user.get("displayName", ""), "scp": api_scopes or "User.Read",
             "sub": sub.rstrip("="), "tid": tid, "ver": "1.0", "uti": uuid.uuid4().hex},
-            key, algorithm="RS256", headers={"kid": KID})  # type: ignore[arg-type]
+            key, algorithm="RS256", headers={"kid": KID})
         refresh_token = jwt.encode({"aud": f"refresh:{client_id}", "oid": user_id, "iat": now,
                                     "exp": now + REFRESH_LIFETIME_S, "scp": scope, "jti": uuid.uuid4().hex},
-                                   key, algorithm="RS256")  # type: ignore[arg-type]
+                                   key, algorithm="RS256")
         client_info = base64.urlsafe_b64encode(json.dumps({"uid": user_id, "utid": tid}).encode()).decode().rstrip("=")
         granted = " ".join(dict.fromkeys([*(api_scopes or "User.Read").split(), "openid", "profile", "email"]))
         return web.json_response({"token_type": "Bearer", "scope": granted, "expires_in": lifetime - 1,

@@ -81,7 +81,8 @@ def bind(c: Cmdlet, raw: dict[str, Any]) -> dict[str, Any]:
 
 def contacts(state: TenantState) -> list[dict[str, Any]]:
     """Mail contacts and mail users: recipients with an external address and no mailbox here."""
-    return state.data.setdefault("mailContacts", [])
+    found: list[dict[str, Any]] = state.data.setdefault("mailContacts", [])
+    return found
 
 
 def recipient(ctx: Ctx, identity: Any) -> dict[str, Any] | None:

@@ -115,7 +115,8 @@ async def list_roles(call: Call) -> web.Response:
 
 
 def _find_role(call: Call, role_id: str) -> dict[str, Any]:
-    for role in call.state.data["directoryRoles"]:
+    roles: list[dict[str, Any]] = call.state.data["directoryRoles"]
+    for role in roles:
         if role["id"] == role_id:
             return role
     raise not_found(role_id)

@@ -113,7 +113,8 @@ async def create_query(call: Call) -> web.Response:
 
 
 def _query(call: Call) -> dict[str, Any]:
-    for q in call.state.data["auditQueries"]:
+    queries: list[dict[str, Any]] = call.state.data["auditQueries"]
+    for q in queries:
         if q["id"] == call.params["id"]:
             return q
     raise not_found(call.params["id"])

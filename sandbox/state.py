@@ -69,7 +69,8 @@ class TenantState:
     # -- tenant and apps -------------------------------------------------------------------------
     @property
     def tenant(self) -> dict[str, Any]:
-        return self.data["tenant"]
+        tenant: dict[str, Any] = self.data["tenant"]
+        return tenant
 
     @property
     def tenant_id(self) -> str:
@@ -77,7 +78,8 @@ class TenantState:
 
     @property
     def options(self) -> dict[str, Any]:
-        return self.data["options"]
+        options: dict[str, Any] = self.data["options"]
+        return options
 
     def require_licence(self, level: str) -> None:
         """Refuse as Graph does when the tenant's Entra ID licence is below `level` (P1: sign-in logs and
@@ -97,12 +99,14 @@ class TenantState:
 
     @property
     def default_app(self) -> dict[str, Any]:
-        return self.data["apps"][0]
+        apps: list[dict[str, Any]] = self.data["apps"]
+        return apps[0]
 
     # -- directory -------------------------------------------------------------------------------
     @property
     def users(self) -> list[dict[str, Any]]:
-        return self.data["users"]
+        users: list[dict[str, Any]] = self.data["users"]
+        return users
 
     def find_user(self, key: str) -> dict[str, Any] | None:
         """By object id or UPN (case-insensitive), as Graph's /users/{id | userPrincipalName}."""
@@ -139,7 +143,8 @@ class TenantState:
         return None
 
     def group(self, group_id: str) -> dict[str, Any]:
-        for group in self.data["groups"]:
+        groups: list[dict[str, Any]] = self.data["groups"]
+        for group in groups:
             if group["id"] == group_id:
                 return group
         raise not_found(group_id)
@@ -170,13 +175,15 @@ class TenantState:
 
     # -- mail ------------------------------------------------------------------------------------
     def mailbox(self, user_id: str) -> dict[str, Any] | None:
-        return self.data["mailboxes"].get(user_id)
+        mailboxes: dict[str, dict[str, Any]] = self.data["mailboxes"]
+        return mailboxes.get(user_id)
 
     def rule_by_graph_id(self, user_id: str, rule_id: str) -> dict[str, Any] | None:
         mb = self.mailbox(user_id)
         if mb is None:
             return None
-        return next((r for r in mb["inboxRules"] if r["id"] == rule_id and not r["hidden"]), None)
+        rules: list[dict[str, Any]] = mb["inboxRules"]
+        return next((r for r in rules if r["id"] == rule_id and not r["hidden"]), None)
 
     def add_audit(self, user: dict[str, Any], operation: str, record_type: str, client_ip: str,
                   data: dict[str, Any]) -> None:

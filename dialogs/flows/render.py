@@ -39,6 +39,7 @@ from services.vocabulary import (
     Actor,
     Finding,
     FindingKind,
+    Impact,
     Investigation,
     Severity,
     UserRef,
@@ -180,7 +181,7 @@ def to_view(summary: Summary) -> views.SummaryData:
     lines = []
     for a in summary.actions:
         state = "queued" if a.state == "approved" else a.state
-        lines.append(views.ActionLine(action=a.action, state=views.LineState(state), impact=views.Impact(a.impact),
+        lines.append(views.ActionLine(action=a.action, state=views.LineState(state), impact=Impact(a.impact),
                                       verified=a.verified, detail=a.detail, requested_by=a.requested_by,
                                       approved_by=a.approved_by, at=a.at, request_id=a.request_id))
     audit = None

@@ -132,7 +132,7 @@ def retry_delay(exc: TenantError, attempt: int) -> float:
         return 1.0
     if exc.status == 404:
         return 0.0
-    return 0.1 * 2 ** attempt + random.uniform(0, 0.1)
+    return 0.1 * 2.0 ** attempt + random.uniform(0, 0.1)
 
 
 class Action:

@@ -140,7 +140,7 @@ class ResetMfa(Action):
                 await writer.set_default_method(user_id=user_id, method=keep_mode)
             for m in steps:
                 rid = await writer.delete_auth_method(user_id=user_id, method_type=m["type"], method_id=m["id"])
-            return rid  # type: ignore[no-any-return]
+            return rid
 
         moved = f"Made {keep_mode} the default second factor, then removed " if keep_mode else "Removed "
         return [Write(key="methods", summary=f"{moved}{names}.", send=send)]

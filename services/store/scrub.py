@@ -7,7 +7,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,12 @@ def scrub_text(text: str) -> str:
     if count:
         log.warning("redacted %d secret-looking value(s) from text bound for the store", count)
     return cleaned
+
+
+@overload
+def scrub(value: Mapping[str, Any]) -> dict[str, Any]: ...
+@overload
+def scrub(value: str) -> str: ...
 
 
 def scrub(value: Any) -> Any:

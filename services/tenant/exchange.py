@@ -64,7 +64,7 @@ class ExchangeResult:
 
 
 def _request_id(response: httpx.Response, body: Any) -> str | None:
-    rid = response.headers.get("request-id") or response.headers.get("x-request-id")
+    rid: str | None = response.headers.get("request-id") or response.headers.get("x-request-id")
     if rid:
         return rid
     if isinstance(body, dict):

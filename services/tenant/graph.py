@@ -27,12 +27,23 @@ POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=50)
 TIMEOUT = httpx.Timeout(60.0, connect=15.0)
 
 
+# Loading the system trust store costs tens of milliseconds of CPU each time: the clients of a process
+# share one context per CA bundle content (a bundle whose content changed gets a new one).
+_TRUST: dict[bytes, ssl.SSLContext] = {}
+
+
 def tls_verify(endpoints: TenantEndpoints) -> ssl.SSLContext | bool:
     """System trust plus the extra CA bundle when one is configured (a TLS-inspecting proxy, the sandbox)."""
     if endpoints.ca_bundle is None:
         return True
-    context = ssl.create_default_context()
-    context.load_verify_locations(cafile=str(endpoints.ca_bundle))
+    pem = endpoints.ca_bundle.read_bytes()
+    context = _TRUST.get(pem)
+    if context is None:
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=str(endpoints.ca_bundle))
+        if len(_TRUST) >= 8:
+            _TRUST.clear()
+        _TRUST[pem] = context
     return context
 
 
@@ -49,7 +60,9 @@ def build_http_client(endpoints: TenantEndpoints, *, transport: httpx.AsyncBaseT
     client = httpx.AsyncClient(base_url=graph_base_url(endpoints), transport=transport, timeout=TIMEOUT)
     options = dict(sdk_default_options)
     options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=max_retries)
-    return GraphClientFactory.create_with_default_middleware(client=client, options=options)
+    # msgraph_core ships no types; the factory hands back the client it was given, wrapped in middleware.
+    wrapped: httpx.AsyncClient = GraphClientFactory.create_with_default_middleware(client=client, options=options)
+    return wrapped
 
 
 def graph_transport(endpoints: TenantEndpoints) -> httpx.AsyncHTTPTransport:

@@ -55,7 +55,7 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
 
 
 def backoff_seconds(retry: int, policy: RetryPolicy) -> float:
-    return policy.base_delay_s * (2 ** retry) + random.uniform(0, policy.base_delay_s)
+    return policy.base_delay_s * (2.0 ** retry) + random.uniform(0, policy.base_delay_s)
 
 
 async def send_with_retry(send: Callable[[], Awaitable[httpx.Response]], *, policy: RetryPolicy,
