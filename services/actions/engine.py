@@ -16,6 +16,7 @@ written, not yet visible, rather than failing or claiming it verified.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import logging
@@ -202,13 +203,15 @@ async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, writer:
                       on_finished: Finished | None = None,
                       known: Mapping[str, tuple[Incident, UserRef]] | None = None,
                       verify_wait_s: float = DEFAULT_VERIFY_WAIT_S,
-                      clock: Callable[[], datetime] = utcnow) -> list[ActionResult]:
+                      clock: Callable[[], datetime] = utcnow,
+                      reads: Mapping[str, dict[str, Any]] | None = None) -> list[ActionResult]:
     """Run requests this worker holds (state RUNNING, lease_owner `worker_id`) and record each result.
 
     Returns one result per request that ran, in the order given. A request whose run raised something
     other than a tenant error is logged and left to its lease (another round takes it over, reading the
     state first). `known` maps incident ids to the incident and its target account when the caller
-    already has them (reads saved); `on_finished(request, result)` is awaited once the result is committed."""
+    already has them (reads saved); `reads` maps incident ids to a read memo already being filled (see
+    run_direct); `on_finished(request, result)` is awaited once the result is committed."""
     journal = RunJournal(store)
     by_incident: dict[str, list[ActionRequest]] = {}
     for req in requests:
@@ -219,7 +222,7 @@ async def run_claimed(requests: Sequence[ActionRequest], *, tenant: Any, writer:
         run = _IncidentRun(tenant=tenant, writer=writer, store=store, journal=journal, worker_id=worker_id,
                            options=options,
                            on_progress=on_progress, on_finished=on_finished, verify_wait_s=verify_wait_s,
-                           clock=clock)
+                           clock=clock, memo=(reads or {}).get(incident_id))
         outcomes.update(await run.run(incident_id, reqs, (known or {}).get(incident_id)))
 
     await asyncio.gather(*(one_incident(i, r) for i, r in by_incident.items()))
@@ -239,6 +242,7 @@ class _IncidentRun:
     on_finished: Finished | None
     verify_wait_s: float
     clock: Callable[[], datetime]
+    memo: dict[str, Any] | None = None
 
     async def run(self, incident_id: str, reqs: list[ActionRequest], known: tuple[Incident, UserRef] | None
                   ) -> dict[str, ActionResult]:
@@ -253,7 +257,7 @@ class _IncidentRun:
         mine = {r.id for r in reqs}
         base = context_for(tenant=self.tenant, writer=self.writer, incident=incident, user=target, options=self.options,
                            clock=self.clock)
-        memo: dict[str, Any] = {}
+        memo: dict[str, Any] = self.memo if self.memo is not None else {}
         loop = asyncio.get_running_loop()
         runnable = [r for r in reqs if not r.undo_of]
         landed: dict[ActionId, asyncio.Future[bool]] = {ActionId(r.action): loop.create_future() for r in runnable}
@@ -391,13 +395,29 @@ async def run_direct(*, tenant: Any, writer: TenantWrites, store: Store, inciden
     wanted = list(dict.fromkeys(ActionId(a) for a in actions))
     worker = f"run-{os.getpid()}-{new_id('w', 6)}"
     impacts = {a: catalog.impact(a, target_is_admin=incident.target_is_admin) for a in wanted}
-    claimed = await start_direct_run(store, incident=incident, actions=wanted, impacts=impacts, actor=actor,
-                                     approver=approver, reason=reason, worker_id=worker,
-                                     override_unblock=override_unblock, correlation_id=correlation_id,
-                                     now=utcnow(), undo_of=undo_of)
+    # The reads every snapshot needs go out while the requests are recorded: the run's shared memo is
+    # filled by then (a read that fails is reported by the action that needs it, as in any run).
+    memo: dict[str, Any] = {}
+    early = dataclasses.replace(context_for(tenant=tenant, writer=writer, incident=incident, user=user,
+                                            options=options), _memo=memo)
+
+    async def warm(action_id: ActionId) -> None:
+        with contextlib.suppress(Exception):
+            await ACTIONS[action_id].snapshot(early)
+
+    warming = [asyncio.ensure_future(warm(a)) for a in wanted if not ACTIONS[a].writes_unread and undo_of is None]
+    try:
+        claimed = await start_direct_run(store, incident=incident, actions=wanted, impacts=impacts, actor=actor,
+                                         approver=approver, reason=reason, worker_id=worker,
+                                         override_unblock=override_unblock, correlation_id=correlation_id,
+                                         now=utcnow(), undo_of=undo_of)
+    except BaseException:
+        for task in warming:
+            task.cancel()
+        raise
     return await run_claimed(claimed, tenant=tenant, writer=writer, store=store, worker_id=worker, options=options,
                              on_progress=on_progress, known={incident.id: (incident, user)},
-                             verify_wait_s=verify_wait_s)
+                             verify_wait_s=verify_wait_s, reads={incident.id: memo})
 
 
 async def undo_request(*, tenant: Any, writer: TenantWrites, store: Store, request_id: str, actor: Actor,
