@@ -30,7 +30,7 @@ from bot import build_runtime
 from services.settings import load_settings
 from services.store import incidents
 from services.store.schema import alerts
-from tests.alerts.workload import deliver_all, deliveries, write_fixture
+from tests.services.alerts.workload import deliver_all, deliveries, write_fixture
 
 
 async def main(*, total: int, accounts: int, concurrency: int, investigate: bool) -> dict[str, object]:

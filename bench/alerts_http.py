@@ -2,7 +2,7 @@
 
 1,000 signed deliveries for 50 accounts (20 % redeliveries of an earlier alert, 5 % bad signatures), 25 in
 flight, over real HTTP to POST /api/alerts of the real app (bot.create_app, sandbox mode, authentication
-off, on a loopback port). The in-process sandbox tenant holds 50 extra accounts (tests/alerts/workload.py);
+off, on a loopback port). The in-process sandbox tenant holds 50 extra accounts (tests/services/alerts/workload.py);
 a recording Bot Connector stand-in on loopback is the serviceUrl, and the security channel is chosen the
 way a responder does it (the bot is added to the team, then `/compromised set-channel`). Investigations run
 as in production. After the last answer the bench waits until posting settles, then counts threads and
@@ -41,10 +41,10 @@ from aiohttp import web
 from services.settings import load_settings
 from services.store import incidents as incident_repo
 from services.store.schema import alerts
-from tests.alerts.workload import SECRET, Delivery, deliveries, write_fixture
+from tests.scenarios.threads.conftest import CHANNEL, ChannelConnector
+from tests.services.alerts.workload import SECRET, Delivery, deliveries, write_fixture
 from tests.support import activities
 from tests.support.people import DAVE
-from tests.threads.conftest import CHANNEL, ChannelConnector
 
 SET_CHANNEL_IN = f"{CHANNEL};messageid=1700000000000"  # the responder types set-channel in a thread of it
 _ALERT_COUNT = re.compile(r"Alerts \((\d+)\)")

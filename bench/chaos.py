@@ -42,7 +42,7 @@ from services.store import audit
 from services.store import requests as request_repo
 from services.store.db import Store
 from services.store.records import PENDING_STATES
-from tests.instances.ledger import tally, writes_json
+from tests.scenarios.instances.ledger import tally, writes_json
 from tests.support import activities
 from tests.support.connector import RecordingConnector
 from tests.support.flowbot import actions_of, texts

@@ -58,18 +58,18 @@ SCENARIO_FIXTURES = {"runtime", "bot", "channel_bot", "crowd_runtime", "pair", "
 SLOW = (
     "e2e/",  # the Playground on node, the demo launcher
     "conformance/",  # one whole scenario against the sandbox, every request checked
-    "instances/",  # two bot instances on one PostgreSQL database
-    "bot/test_startup.py::test_no_app_id",  # a Python subprocess importing the whole app
-    "threads/test_end_to_end.py",  # an alert to a closed thread, every step over HTTP
-    "threads/test_volume_http.py",  # a burst of alerts over HTTP
-    "alerts/test_volume.py",  # a burst of alerts
-    "alerts/test_webhook_intake.py::test_fifty_concurrent",  # a burst of deliveries
-    "actions/test_engine.py::test_twenty_percent_faults",  # retries through injected faults
-    "flows/test_teams_limits.py",  # waits out Retry-After and Teams' pacing
-    "flows/test_approve_while_running.py",  # a race with a running batch
-    "doctor/test_doctor.py::test_sandbox_passes_every_check",  # every check within its time budget
-    "alerts/test_pollers.py::test_the_cursor_survives_a_restart",  # a poller stopped and started again
-    "threads/test_pollers_and_channel.py::test_a_sandbox_alert_becomes_a_thread_and_a_restarted_poller",
+    "scenarios/instances/",  # two bot instances on one PostgreSQL database
+    "dialogs/test_startup.py::test_no_app_id",  # a Python subprocess importing the whole app
+    "scenarios/threads/test_end_to_end.py",  # an alert to a closed thread, every step over HTTP
+    "scenarios/threads/test_volume_http.py",  # a burst of alerts over HTTP
+    "services/alerts/test_volume.py",  # a burst of alerts
+    "services/alerts/test_webhook_intake.py::test_fifty_concurrent",  # a burst of deliveries
+    "services/actions/test_engine.py::test_twenty_percent_faults",  # retries through injected faults
+    "dialogs/flows/test_teams_limits.py",  # waits out Retry-After and Teams' pacing
+    "dialogs/flows/test_approve_while_running.py",  # a race with a running batch
+    "services/test_doctor.py::test_sandbox_passes_every_check",  # every check within its time budget
+    "services/alerts/test_pollers.py::test_the_cursor_survives_a_restart",  # a poller stopped and started again
+    "scenarios/threads/test_pollers_and_channel.py::test_a_sandbox_alert_becomes_a_thread_and_a_restarted_poller",
 )
 
 

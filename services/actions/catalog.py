@@ -2,7 +2,7 @@
 and how it can be undone, and what must have happened before it may run.
 
 This is the only place these are written. Cards, dialogs, the command line, audit rows and
-docs/actions.md read them from here (tests/actions/test_catalog.py fails if a title or an impact label
+docs/actions.md read them from here (tests/services/actions/test_catalog.py fails if a title or an impact label
 appears in any other source file). The action objects in services.actions implement the behaviour:
 snapshot, plan, verify and, for the undoable ones, undo_plan.
 """

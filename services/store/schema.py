@@ -1,7 +1,7 @@
 """Table definitions shared by the repositories and the Alembic migrations' consistency test.
 
 The migrations in services/store/migrations are the source of truth for the database; this metadata must
-describe the same schema (tests/store/test_migrations.py compares them).
+describe the same schema (tests/services/store/test_migrations.py compares them).
 """
 
 from __future__ import annotations

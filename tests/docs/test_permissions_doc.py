@@ -271,7 +271,7 @@ async def test_remediation_of_every_action_and_the_summary_call_only_documented_
     if None in runs:
         called = await _every_tenant_operation(runtime)
     else:
-        from tests.cli.conftest import DAVE, login
+        from tests.dialogs.terminal.conftest import DAVE, login
 
         runtime.sandbox.authority.device_codes.interval_s = 1  # type: ignore[union-attr]
         assert await login(runtime, DAVE) == 0

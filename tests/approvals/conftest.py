@@ -1,3 +1,0 @@
-from tests.store.databases import db_url, pg_database_url, second_store, store
-
-__all__ = ["db_url", "pg_database_url", "second_store", "store"]
