@@ -5,46 +5,22 @@ behalf; alice (contoso) has automatic replies and an audit bypass."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from services.findings.investigation import investigate_query
 from services.runtime import Runtime
-from services.settings import Settings, load_settings
 from services.tenant.errors import PermissionDenied, TenantError
 from services.vocabulary import ActionId, ActionStatus, FindingKind, Investigation, Severity
 from tests.services.actions.helpers import incident_for, run, user, writes
+from tests.services.tenant.helpers import grant as _exchange_roles
+from tests.services.tenant.helpers import investigate as _investigate
 
-REPO = Path(__file__).resolve().parents[3]
-FABRIKAM = REPO / "sandbox" / "fixtures" / "fabrikam.json"
 SEAN = "sean.o'brien@fabrikam.com"
 
 
-@pytest.fixture
-async def fabrikam(tmp_path: Path) -> AsyncIterator[Runtime]:
-    from bot import build_runtime
 
-    settings: Settings = load_settings({"CONTAIN_HOME": str(tmp_path / "fabrikam"),
-                                        "CONTAIN_SANDBOX_FIXTURE": str(FABRIKAM)})
-    async with build_runtime(settings) as rt:
-        yield rt
-
-
-async def _investigate(runtime: Runtime, who: str) -> Investigation:
-    result = await investigate_query(tenant=runtime.tenant, query=who)
-    assert isinstance(result, Investigation), result
-    return result
-
-
-async def _exchange_roles(runtime: Runtime, **change: list[str]) -> None:
-    app = runtime.sandbox.state.default_app["clientId"]
-    async with httpx.AsyncClient(trust_env=False) as client:
-        resp = await client.post(f"{runtime.sandbox.url}/_sandbox/apps/{app}/permissions", json=change)
-        assert resp.status_code == 200, resp.text
 
 
 def _of(inv: Investigation, kind: FindingKind) -> list[Any]:

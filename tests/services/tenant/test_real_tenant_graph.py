@@ -6,22 +6,17 @@ Most run on the second fixture, sandbox/fixtures/fabrikam.json (docs/sandbox.md 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import httpx
 import pytest
 
 from services.actions import ACTIONS
-from services.findings.investigation import NO_MAILBOX, investigate_query
+from services.findings.investigation import NO_MAILBOX
 from services.findings.resolve import resolve
 from services.runtime import Runtime
-from services.settings import Settings, load_settings
 from services.tenant.errors import PermissionDenied, TenantError
-from services.vocabulary import ActionId, FindingKind, Investigation, Resolved
+from services.vocabulary import ActionId, FindingKind, Resolved
+from tests.services.tenant.helpers import grant as _permissions
+from tests.services.tenant.helpers import investigate as _investigate
 
-REPO = Path(__file__).resolve().parents[3]
-FABRIKAM = REPO / "sandbox" / "fixtures" / "fabrikam.json"
 ALICE = "a11ce5a0-7f1e-4c2b-9d3e-5b8a1c0f2e61"
 CAROL = "ca201a5e-3d5e-4f70-9b2c-8d0e1f3a5b73"
 DAVE = "da7e6b1c-4e6f-4081-ac3d-9e1f2a4b6c84"
@@ -33,27 +28,7 @@ LENA_AUTHENTICATOR = "5a7c9e1b-3d5f-4a7b-9c1d-3e5f7a9b1c3d"
 ATTACKER = "192.0.2.66"
 
 
-@pytest.fixture
-async def fabrikam(tmp_path: Path) -> AsyncIterator[Runtime]:
-    from bot import build_runtime
 
-    settings: Settings = load_settings({"CONTAIN_HOME": str(tmp_path / "fabrikam"),
-                                        "CONTAIN_SANDBOX_FIXTURE": str(FABRIKAM)})
-    async with build_runtime(settings) as rt:
-        yield rt
-
-
-async def _investigate(runtime: Runtime, who: str) -> Investigation:
-    result = await investigate_query(tenant=runtime.tenant, query=who)
-    assert isinstance(result, Investigation), result
-    return result
-
-
-async def _permissions(runtime: Runtime, **change: list[str]) -> None:
-    app = runtime.sandbox.state.default_app["clientId"]
-    async with httpx.AsyncClient(trust_env=False) as client:
-        resp = await client.post(f"{runtime.sandbox.url}/_sandbox/apps/{app}/permissions", json=change)
-        assert resp.status_code == 200, resp.text
 
 
 def _routes(runtime: Runtime) -> list[str]:
