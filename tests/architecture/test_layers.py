@@ -63,6 +63,9 @@ def test_table_objects_only_inside_services_store(path: Path) -> None:
     if _rel(path).startswith("services/store/"):
         return
     assert _crossing(path, ("services.store.schema",)) == []
+    columns = [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Attribute) and node.attr == "c"]  # table.c.<column>
+    assert columns == []
 
 
 @pytest.mark.parametrize("path", list(_sources(*PACKAGES)), ids=_rel)
