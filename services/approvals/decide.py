@@ -26,7 +26,6 @@ from services.store import announcements, audit, requests
 from services.store.db import Connection, Store, utcnow
 from services.store.incidents import lock as lock_incident
 from services.store.records import ActionRequest, RequestState
-from services.store.schema import action_requests
 from services.vocabulary import Actor
 
 _DONE_VERBS = {
@@ -162,9 +161,7 @@ async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, 
             values = {"state": to, "decided_by_id": actor.id, "decided_by_name": actor.name, "decided_at": now}
             if to is not RequestState.APPROVED:
                 values["finished_at"] = now
-            guard = [action_requests.c.expires_at > now] if req.expires_at is not None else []
-            if await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
-                                         values=values, extra_where=guard):
+            if await requests.decide(conn, request_id=req.id, values=values, now=now):
                 if break_glass:
                     event, detail = "request.break_glass", (f"{actor.name} approved {req.action} ({req.id}) under "
                                                             f"break-glass, without a second responder: {reason}")
@@ -202,8 +199,7 @@ async def _decide(store: Store, *, awaiting: list[ActionRequest], actor: Actor, 
 
 
 async def _expire(conn: Connection, req: ActionRequest, *, target: str, now: datetime) -> bool:
-    if not await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
-                                     values={"state": RequestState.EXPIRED, "finished_at": now}):
+    if not await requests.expire(conn, request_id=req.id, now=now):
         return False
     await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="request.expired", target=target, outcome="expired",
                        incident_id=req.incident_id, correlation_id=req.correlation_id, at=now,

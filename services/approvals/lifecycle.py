@@ -19,7 +19,6 @@ from services.store import audit, dedupe, requests
 from services.store.db import Connection, Store, utcnow
 from services.store.incidents import mark_contained_if_done, target_upn_in
 from services.store.records import PENDING_STATES, ActionRequest, RequestState
-from services.store.schema import action_requests
 from services.store.scrub import scrub
 from services.vocabulary import ActionId, ActionResult, Actor
 
@@ -109,19 +108,14 @@ async def heartbeat(store: Store, *, request_id: str, worker_id: str, lease_s: f
     """Extend this worker's lease; False means the worker no longer holds it and must stop."""
     now = now or utcnow()
     async with store.write() as conn:
-        return await requests.transition(
-            conn, request_id=request_id, from_states=[RequestState.RUNNING],
-            values={"lease_expires_at": now + timedelta(seconds=lease_s)},
-            extra_where=[action_requests.c.lease_owner == worker_id])
+        return await requests.renew_lease(conn, request_id=request_id, worker_id=worker_id,
+                                          until=now + timedelta(seconds=lease_s))
 
 
 async def release(store: Store, *, request_id: str, worker_id: str) -> bool:
     """Give a claimed request back untouched (e.g. on shutdown before any write)."""
     async with store.write() as conn:
-        return await requests.transition(
-            conn, request_id=request_id, from_states=[RequestState.RUNNING],
-            values={"state": RequestState.APPROVED, "lease_owner": None, "lease_expires_at": None},
-            extra_where=[action_requests.c.lease_owner == worker_id])
+        return await requests.give_back(conn, request_id=request_id, worker_id=worker_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +146,8 @@ async def finish(store: Store, *, request_id: str, worker_id: str, result: Actio
         req = await requests.get_in(conn, request_id=request_id)
         if req is None:
             return Finished(False, f"There is no request {request_id}.", None)
-        held = await requests.transition(
-            conn, request_id=request_id, from_states=[RequestState.RUNNING],
-            values={"state": state, "result": data, "finished_at": now, "lease_owner": None,
-                    "lease_expires_at": None},
-            extra_where=[action_requests.c.lease_owner == worker_id])
+        held = await requests.finish_held(conn, request_id=request_id, worker_id=worker_id, state=state,
+                                          result=data, now=now)
         detail = str(data.get("detail", ""))
         if req.decided_by_name and req.decided_by_id != req.requested_by_id:
             detail = f"{detail} (approved by {req.decided_by_name})".strip()
@@ -190,15 +181,10 @@ async def in_flight_after_crash(store: Store, *, now: datetime | None = None) ->
 async def expire_due(store: Store, *, now: datetime | None = None) -> list[ActionRequest]:
     """Expire every awaiting request past its deadline; returns those this call expired."""
     now = now or utcnow()
-    c = action_requests.c
     expired: list[ActionRequest] = []
     async with store.write() as conn:
-        due = await requests.lockable(conn, c.state == RequestState.AWAITING_APPROVAL.value, c.expires_at <= now,
-                                      limit=500)
-        for req in due:
-            if await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
-                                         values={"state": RequestState.EXPIRED, "finished_at": now},
-                                         extra_where=[c.expires_at <= now]):
+        for req in await requests.awaiting_past_deadline(conn, now=now, limit=500):
+            if await requests.expire(conn, request_id=req.id, now=now):
                 await audit.append(conn, actor=audit.SYSTEM_ACTOR, event="request.expired",
                                    target=await _target(conn, req.incident_id), outcome="expired",
                                    incident_id=req.incident_id, correlation_id=req.correlation_id, at=now,
@@ -210,14 +196,10 @@ async def expire_due(store: Store, *, now: datetime | None = None) -> list[Actio
 async def due_reminders(store: Store, *, now: datetime | None = None) -> list[ActionRequest]:
     """Awaiting requests past half their time to live that were never reminded; each is returned once."""
     now = now or utcnow()
-    c = action_requests.c
     reminded: list[ActionRequest] = []
     async with store.write() as conn:
-        due = await requests.lockable(conn, c.state == RequestState.AWAITING_APPROVAL.value, c.reminded_at.is_(None),
-                                      c.remind_at <= now, c.expires_at > now, limit=500)
-        for req in due:
-            if await requests.transition(conn, request_id=req.id, from_states=[RequestState.AWAITING_APPROVAL],
-                                         values={"reminded_at": now}, extra_where=[c.reminded_at.is_(None)]):
+        for req in await requests.awaiting_reminder(conn, now=now, limit=500):
+            if await requests.mark_reminded(conn, request_id=req.id, now=now):
                 reminded.append(dataclasses.replace(req, reminded_at=now))
     return reminded
 

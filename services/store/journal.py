@@ -127,11 +127,8 @@ class RunJournal:
             req = await requests.get_in(conn, request_id=request_id)
             if req is None:
                 return
-            held = await requests.transition(
-                conn, request_id=request_id, from_states=[RequestState.RUNNING],
-                values={"state": RequestState(result.status.value), "result": data, "finished_at": now,
-                        "lease_owner": None, "lease_expires_at": None},
-                extra_where=[action_requests.c.lease_owner == worker_id])
+            held = await requests.finish_held(conn, request_id=request_id, worker_id=worker_id,
+                                              state=RequestState(result.status.value), result=data, now=now)
             detail = str(data.get("detail", ""))
             if approver is not None and approver.id != req.requested_by_id:
                 detail = f"{detail} (approved by {approver.name})"

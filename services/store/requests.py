@@ -107,11 +107,73 @@ def not_waiting_on(*, action: str, dependencies: Iterable[str]) -> Any:
     return sa.not_(sa.and_(c.action == action, c.override.is_(False), waiting))
 
 
+def _held_by(worker_id: str) -> Any:
+    return action_requests.c.lease_owner == worker_id
+
+
 async def end_lease(store: Store, *, request_id: str, owner: str, now: datetime) -> bool:
     """End the lease `owner` holds on a running request (its process died); False if it moved on."""
     async with store.write() as conn:
         return await transition(conn, request_id=request_id, from_states=[RequestState.RUNNING],
-                                values={"lease_expires_at": now}, extra_where=[action_requests.c.lease_owner == owner])
+                                values={"lease_expires_at": now}, extra_where=[_held_by(owner)])
+
+
+async def renew_lease(conn: AsyncConnection, *, request_id: str, worker_id: str, until: datetime) -> bool:
+    """Extend the lease `worker_id` holds on a running request; False if it no longer holds it."""
+    return await transition(conn, request_id=request_id, from_states=[RequestState.RUNNING],
+                            values={"lease_expires_at": until}, extra_where=[_held_by(worker_id)])
+
+
+async def give_back(conn: AsyncConnection, *, request_id: str, worker_id: str) -> bool:
+    """Return a running request `worker_id` holds to APPROVED, lease cleared; False if it no longer holds it."""
+    return await transition(conn, request_id=request_id, from_states=[RequestState.RUNNING],
+                            values={"state": RequestState.APPROVED, "lease_owner": None, "lease_expires_at": None},
+                            extra_where=[_held_by(worker_id)])
+
+
+async def finish_held(conn: AsyncConnection, *, request_id: str, worker_id: str, state: RequestState,
+                      result: dict[str, Any], now: datetime) -> bool:
+    """Record the final `state` and `result` of a running request `worker_id` holds and clear its lease;
+    False if another worker took it over (its state is then left to that worker)."""
+    return await transition(conn, request_id=request_id, from_states=[RequestState.RUNNING],
+                            values={"state": state, "result": result, "finished_at": now, "lease_owner": None,
+                                    "lease_expires_at": None},
+                            extra_where=[_held_by(worker_id)])
+
+
+async def decide(conn: AsyncConnection, *, request_id: str, values: dict[str, Any], now: datetime) -> bool:
+    """Apply a responder's decision (`values`) to an awaiting request whose deadline, if any, is still
+    ahead of `now`; False if it was decided or expired first."""
+    c = action_requests.c
+    return await transition(conn, request_id=request_id, from_states=[RequestState.AWAITING_APPROVAL],
+                            values=values, extra_where=[sa.or_(c.expires_at.is_(None), c.expires_at > now)])
+
+
+async def expire(conn: AsyncConnection, *, request_id: str, now: datetime) -> bool:
+    """Move an awaiting request whose deadline has passed by `now` to EXPIRED; False if it moved first
+    (or has no deadline, or its deadline is still ahead)."""
+    return await transition(conn, request_id=request_id, from_states=[RequestState.AWAITING_APPROVAL],
+                            values={"state": RequestState.EXPIRED, "finished_at": now},
+                            extra_where=[action_requests.c.expires_at <= now])
+
+
+async def awaiting_past_deadline(conn: AsyncConnection, *, now: datetime, limit: int = 500) -> list[ActionRequest]:
+    """Awaiting requests whose deadline has passed by `now`, locked like `lockable`."""
+    c = action_requests.c
+    return await lockable(conn, c.state == RequestState.AWAITING_APPROVAL.value, c.expires_at <= now, limit=limit)
+
+
+async def awaiting_reminder(conn: AsyncConnection, *, now: datetime, limit: int = 500) -> list[ActionRequest]:
+    """Awaiting requests past their reminder time, not yet expired and never reminded, locked like `lockable`."""
+    c = action_requests.c
+    return await lockable(conn, c.state == RequestState.AWAITING_APPROVAL.value, c.reminded_at.is_(None),
+                          c.remind_at <= now, c.expires_at > now, limit=limit)
+
+
+async def mark_reminded(conn: AsyncConnection, *, request_id: str, now: datetime) -> bool:
+    """Record that an awaiting request's reminder went out; False if it was reminded or moved first."""
+    return await transition(conn, request_id=request_id, from_states=[RequestState.AWAITING_APPROVAL],
+                            values={"reminded_at": now}, extra_where=[action_requests.c.reminded_at.is_(None)])
 
 
 async def lockable(conn: AsyncConnection, *where: Any, limit: int) -> list[ActionRequest]:

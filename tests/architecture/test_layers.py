@@ -57,6 +57,17 @@ def test_sqlalchemy_only_inside_services_store(path: Path) -> None:
     assert _crossing(path, ("sqlalchemy",)) == []
 
 
+@pytest.mark.parametrize("path", [*_sources(*PACKAGES), REPO / "bot.py"], ids=_rel)
+def test_table_objects_only_inside_services_store(path: Path) -> None:
+    """Outside services/store nobody builds SQL from the tables: it asks services/store by name."""
+    if _rel(path).startswith("services/store/"):
+        return
+    assert _crossing(path, ("services.store.schema",)) == []
+    columns = [node.lineno for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Attribute) and node.attr == "c"]  # table.c.<column>
+    assert columns == []
+
+
 @pytest.mark.parametrize("path", list(_sources(*PACKAGES)), ids=_rel)
 def test_nobody_imports_the_composition_root(path: Path) -> None:
     assert _crossing(path, ("bot",)) == []
