@@ -135,7 +135,10 @@ def _header(ctx: CardContext, inv: Investigation) -> list[CardElement]:
     risk = (inv.risk_level or "none").lower()
     risk_text = f"Risk: {plain(risk, 20)}" + (f" ({plain(inv.risk_state, 40)})" if inv.risk_state else "")
     badges: list[CardElement] = [tb(risk_text, bold=True, color=RISK_COLOR.get(risk, "Default"))]
-    if inv.is_admin:
+    if inv.admin_unknown:
+        badges.append(tb("ADMIN STATUS UNKNOWN — every action needs a second responder", bold=True,
+                         color="Attention", spacing="None"))
+    elif inv.is_admin:
         badges.append(tb("ADMIN — every action needs a second responder", bold=True, color="Attention", spacing="None"))
     if not user.account_enabled:
         badges.append(tb("Sign-in is blocked", color="Warning", spacing="None"))

@@ -151,6 +151,9 @@ class Investigation:
     risk_level: str | None = None
     risk_state: str | None = None
     is_admin: bool = False
+    # The directory roles could not be read: is_admin is then True (unknown is treated as admin, so every
+    # action needs a second responder) and the card says the roles are unknown rather than held.
+    admin_unknown: bool = False
     # Reads that failed, one sentence each: the card shows them instead of hiding a gap.
     gaps: tuple[str, ...] = ()
     investigated_at: datetime | None = None
@@ -166,6 +169,7 @@ class Investigation:
             "riskLevel": self.risk_level,
             "riskState": self.risk_state,
             "isAdmin": self.is_admin,
+            "adminUnknown": self.admin_unknown,
             "findings": [f.to_json() for f in self.findings],
             "recommended_actions": [a.value for a in self.recommended_actions],
             "gaps": list(self.gaps),

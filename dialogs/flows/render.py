@@ -88,6 +88,7 @@ def investigation_of(incident: Incident) -> Investigation:
     return Investigation(user=user, findings=tuple(findings), recommended_actions=recommended,
                          risk_level=raw.get("riskLevel"), risk_state=raw.get("riskState"),
                          is_admin=bool(raw.get("isAdmin", incident.target_is_admin)),
+                         admin_unknown=bool(raw.get("adminUnknown", False)),
                          gaps=tuple(map(str, raw.get("gaps") or ())),
                          investigated_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
                          notes=tuple(map(str, raw.get("notes") or ())),

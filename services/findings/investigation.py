@@ -109,6 +109,10 @@ async def investigate(*, tenant: Tenant, user: UserRef, now: datetime | None = N
     state = values.get("state")
     gaps.extend(state.gaps if state is not None else ())
     roles = values.get("roles")
+    admin_unknown = isinstance(results["roles"], BaseException)
+    if admin_unknown:
+        gaps.append("Admin status unknown: every action on this account is treated as high impact (a second "
+                    "responder) until its directory roles can be read.")
     if roles and any(not r.display_name for r in roles):
         gaps.append("Could not read the names of the account's directory roles: the app lacks "
                     "RoleManagement.Read.Directory (Graph answers with role ids only).")
@@ -128,7 +132,8 @@ async def investigate(*, tenant: Tenant, user: UserRef, now: datetime | None = N
     return Investigation(
         user=user, findings=assessment.findings, recommended_actions=assessment.recommended_actions,
         risk_level=risky.risk_level if risky else None, risk_state=risky.risk_state if risky else None,
-        is_admin=bool(values.get("roles")), gaps=tuple(gaps), investigated_at=now, notes=tuple(notes),
+        is_admin=bool(values.get("roles")) or admin_unknown, admin_unknown=admin_unknown,
+        gaps=tuple(gaps), investigated_at=now, notes=tuple(notes),
         cautions=cautions(user.user_principal_name, state, domain_list))
 
 

@@ -3,10 +3,16 @@ Exchange client) against the sandbox tenant on loopback."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from services.actions import catalog
 from services.findings.investigation import investigate, investigate_query
 from services.findings.resolve import resolve
 from services.runtime import Runtime
-from services.vocabulary import ActionId, Ambiguous, FindingKind, Investigation, NotFound, Resolved, Severity
+from services.tenant.errors import TenantError
+from services.vocabulary import ActionId, Ambiguous, FindingKind, Impact, Investigation, NotFound, Resolved, Severity
 
 ALICE_KINDS = set(FindingKind) - {FindingKind.ADMIN_ROLE, FindingKind.ACCOUNT_DISABLED, FindingKind.NO_MFA}
 
@@ -96,3 +102,21 @@ async def test_investigation_reads_concurrently_and_writes_nothing(runtime: Runt
     writes = len(runtime.sandbox.write_log)
     await investigate(tenant=runtime.tenant, user=resolution.user)
     assert len(runtime.sandbox.write_log) == writes
+
+
+async def test_roles_that_cannot_be_read_make_every_action_need_a_second_responder(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unknown admin status is treated as admin: a failed roles read must not let a standard action on a
+    possible Global Administrator run on one responder's say."""
+    resolution = await resolve(runtime.tenant, "bob")
+    assert isinstance(resolution, Resolved)
+
+    async def refused(*, user_id: str) -> Any:
+        raise TenantError("Graph refused reading the account's directory roles (503).", status=503)
+
+    monkeypatch.setattr(runtime.tenant, "list_admin_roles", refused)
+    inv = await investigate(tenant=runtime.tenant, user=resolution.user)
+    assert inv.is_admin and inv.admin_unknown
+    assert any("treated as high impact" in g for g in inv.gaps)
+    assert catalog.impact(ActionId.REVOKE_SESSIONS, target_is_admin=inv.is_admin) is Impact.HIGH
+    assert inv.to_json()["adminUnknown"] is True
