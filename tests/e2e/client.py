@@ -18,40 +18,30 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.cardtree import elements
+
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
 
 
-def walk(node: Any) -> list[dict[str, Any]]:
-    """Every element of a card, depth first."""
-    found: list[dict[str, Any]] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            found.append(item)
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
-    return found
 
 
 def card_texts(card: dict[str, Any]) -> list[str]:
-    return [str(e.get("text", "")) for e in walk(card) if e.get("type") in ("TextBlock", "TextRun")]
+    return [str(e.get("text", "")) for e in elements(card) if e.get("type") in ("TextBlock", "TextRun")]
 
 
 def card_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in walk(card) if e.get("type") == "Action.Execute"]
+    return [e for e in elements(card) if e.get("type") == "Action.Execute"]
 
 
 def card_facts(card: dict[str, Any]) -> list[tuple[str, str]]:
     """Every FactSet row of a card as (title, value)."""
-    return [(str(f.get("title", "")), str(f.get("value", ""))) for e in walk(card) if e.get("type") == "FactSet"
+    return [(str(f.get("title", "")), str(f.get("value", ""))) for e in elements(card) if e.get("type") == "FactSet"
             for f in e.get("facts") or []]
 
 
 def card_inputs(card: dict[str, Any]) -> dict[str, Any]:
     """Input ids and their current (default) values, as the user leaves them."""
-    return {e["id"]: e.get("value") for e in walk(card)
+    return {e["id"]: e.get("value") for e in elements(card)
             if str(e.get("type", "")).startswith("Input.") and "id" in e and "value" in e}
 
 

@@ -23,6 +23,7 @@ from services.store import audit
 from services.store import requests as request_repo
 from services.store.records import PENDING_STATES, RequestState
 from tests.support import activities
+from tests.support.cardtree import elements
 from tests.support.connector import RecordingConnector
 from tests.support.people import DAVE
 
@@ -161,20 +162,7 @@ def texts(card: dict[str, Any]) -> str:
 
 def actions_of(card: dict[str, Any]) -> list[dict[str, Any]]:
     """Every Action.Execute in a card (nested show-cards and action sets included)."""
-    found: list[dict[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                found.append(node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
+    return [node for node in elements(card) if node.get("type") == "Action.Execute"]
 
 
 def action(card: dict[str, Any], verb: str) -> dict[str, Any]:

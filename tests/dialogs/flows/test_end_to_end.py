@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from services.actions import catalog
 from services.store import incidents as incident_repo
+from tests.support.cardtree import elements
 from tests.support.flowbot import THREAD, FlowBot, action, texts
 from tests.support.people import DAVE, ERIN
 
@@ -97,20 +98,7 @@ async def test_compromised_alice_to_contained_with_summary(bot: FlowBot) -> None
 
 
 def _inputs(card: dict[str, object]) -> list[dict[str, str]]:
-    found: list[dict[str, str]] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if str(node.get("type", "")).startswith("Input."):
-                found.append(node)  # type: ignore[arg-type]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
+    return [node for node in elements(card) if str(node.get("type", "")).startswith("Input.")]
 
 
 async def _audit(bot: FlowBot) -> list[object]:

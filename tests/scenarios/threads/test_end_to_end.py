@@ -6,25 +6,14 @@ from __future__ import annotations
 from services.store import incidents as incident_repo
 from services.store.records import IncidentStatus
 from tests.scenarios.threads.conftest import ALICE_ID, poller_of, raise_in_sandbox
+from tests.support.cardtree import elements
 from tests.support.flowbot import FlowBot, action, actions_of, texts
 from tests.support.people import DAVE, ERIN
 
 
 def _toggles(card: dict) -> dict[str, str]:  # type: ignore[type-arg]
-    found: dict[str, str] = {}
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Input.Toggle" and str(node.get("id", "")).startswith("act_"):
-                found[node["id"]] = node.get("value", "false")
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(card)
-    return found
+    return {node["id"]: node.get("value", "false") for node in elements(card)
+            if node.get("type") == "Input.Toggle" and str(node.get("id", "")).startswith("act_")}
 
 
 async def test_flagged_by_the_sandbox_contained_in_the_thread_then_closed(channel_bot: FlowBot) -> None:
